@@ -1,0 +1,163 @@
+// Command hellod is a socket-activated, process-per-connection HTTP server:
+// each connection is answered "Hello, World!" by a child process of its
+// own, which hellod starts, times and reaps. See hellod(8) and README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+
+	"github.com/hellod/hellod/internal/activation"
+	"github.com/hellod/hellod/internal/child"
+	"github.com/hellod/hellod/internal/config"
+	"github.com/hellod/hellod/internal/logging"
+	"github.com/hellod/hellod/internal/notify"
+	"github.com/hellod/hellod/internal/reaper"
+	"github.com/hellod/hellod/internal/server"
+	"golang.org/x/sys/unix"
+)
+
+// version is stamped by the build: -ldflags "-X main.version=1.2.3".
+var version = ""
+
+func main() {
+	// Child mode first, before anything else runs: the child's entry
+	// point never returns.
+	if len(os.Args) > 1 && os.Args[1] == child.Arg {
+		child.Main()
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Parse(args, os.LookupEnv)
+	switch {
+	case errors.Is(err, config.ErrHelp):
+		config.Usage(stdout)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "hellod: %v (see hellod --help)\n", err)
+		return exitUsage
+	case cfg.Version:
+		fmt.Fprintf(stdout, "hellod %s\n", Version())
+		return exitOK
+	}
+	log := logging.New(stderr, cfg.LogLevel)
+	if err := serve(cfg, log); err != nil {
+		log.Error(err.Error())
+		return exitRuntime
+	}
+	return exitOK
+}
+
+func serve(cfg config.Config, log *slog.Logger) error {
+	// Signals first, so a SIGTERM during start-up is not lost.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	defer signal.Stop(sigs)
+
+	mode := "socket-activated"
+	ls, err := activation.FromSystemd() // the only call: LISTEN_* is cleared
+	if errors.Is(err, activation.ErrNotActivated) {
+		mode = "self-bound"
+		ls, err = activation.Bind(context.Background(), cfg.Listen)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+
+	strategy, err := child.NewExec(child.Settings{
+		Message:       cfg.Message,
+		HeaderTimeout: cfg.HeaderTimeout,
+		ChildTimeout:  cfg.ChildTimeout,
+	}, os.Environ())
+	if err != nil {
+		return err
+	}
+	defer strategy.Close()
+
+	rp := reaper.Start(func(err error) { log.Error("reaper: " + err.Error()) })
+	defer rp.Stop()
+
+	srv, err := server.New(server.Options{
+		MaxChildren:      cfg.MaxChildren,
+		ChildTimeout:     cfg.ChildTimeout,
+		ShutdownTimeout:  cfg.ShutdownTimeout,
+		IdleExit:         cfg.IdleExit,
+		WatchdogInterval: notify.WatchdogInterval(),
+		Logger:           log,
+		Notifier:         notify.New(),
+		Starter:          strategy,
+		Reaper:           rp,
+	})
+	if err != nil {
+		return err
+	}
+
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = l.Name
+		if l.Addr != l.Name {
+			names[i] += " (" + l.Addr + ")"
+		}
+	}
+	log.Info(fmt.Sprintf("hellod %s %s, listening on %s, %s children, at most %d at once",
+		Version(), mode, strings.Join(names, ", "), strategy.Name(), cfg.MaxChildren),
+		"MODE", mode, "LISTEN", strings.Join(names, " "), "CHILD_STRATEGY", strategy.Name())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		sig := <-sigs
+		log.Info(fmt.Sprintf("%s: stopping; running children may finish within %s (send another signal to exit at once)",
+			unix.SignalName(sig.(unix.Signal)), cfg.ShutdownTimeout))
+		cancel()
+		sig = <-sigs
+		log.Warn(fmt.Sprintf("second signal (%s): killing %d children and exiting now",
+			unix.SignalName(sig.(unix.Signal)), srv.Stats().Active))
+		srv.KillAll("second signal")
+		os.Exit(exitRuntime)
+	}()
+
+	why, err := srv.Serve(ctx, ls)
+	st := srv.Stats()
+	log.Info(fmt.Sprintf("stopped (%s): %d connections served, %d children killed", why, st.Served, st.Killed))
+	return err
+}
+
+// Version is the stamped version, else the module's build information.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}

@@ -1,0 +1,218 @@
+package linux
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// SocketInfo describes a socket file descriptor.
+type SocketInfo struct {
+	Domain    int  // AF_INET, AF_INET6, AF_UNIX, ...
+	Type      int  // SOCK_STREAM, SOCK_DGRAM, ...
+	Listening bool // SO_ACCEPTCONN
+}
+
+// DomainName returns a readable name for the socket's address family.
+func (s SocketInfo) DomainName() string {
+	switch s.Domain {
+	case unix.AF_INET:
+		return "AF_INET"
+	case unix.AF_INET6:
+		return "AF_INET6"
+	case unix.AF_UNIX:
+		return "AF_UNIX"
+	}
+	return fmt.Sprintf("address family %d", s.Domain)
+}
+
+// TypeName returns a readable name for the socket type.
+func (s SocketInfo) TypeName() string {
+	switch s.Type {
+	case unix.SOCK_STREAM:
+		return "SOCK_STREAM"
+	case unix.SOCK_DGRAM:
+		return "SOCK_DGRAM"
+	case unix.SOCK_SEQPACKET:
+		return "SOCK_SEQPACKET"
+	case unix.SOCK_RAW:
+		return "SOCK_RAW"
+	}
+	return fmt.Sprintf("socket type %d", s.Type)
+}
+
+// Socket inspects fd with getsockopt(2). It fails with ENOTSOCK (wrapped)
+// when fd is not a socket and EBADF when it is not open.
+func Socket(fd int) (SocketInfo, error) {
+	var info SocketInfo
+	var err error
+	if info.Type, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
+		return info, os.NewSyscallError("getsockopt SO_TYPE", err)
+	}
+	if info.Domain, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil {
+		return info, os.NewSyscallError("getsockopt SO_DOMAIN", err)
+	}
+	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err != nil {
+		return info, os.NewSyscallError("getsockopt SO_ACCEPTCONN", err)
+	}
+	info.Listening = acc != 0
+	return info, nil
+}
+
+// Accept accepts one connection from the listening socket lfd with
+// accept4(2). The new descriptor is close-on-exec and blocking: a child gets
+// it as a plain blocking socket. EINTR is retried; EAGAIN is returned as is
+// so a caller driving a non-blocking listener can wait for readiness.
+func Accept(lfd int) (int, unix.Sockaddr, error) {
+	for {
+		nfd, sa, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, nil, os.NewSyscallError("accept4", err)
+		}
+		return nfd, sa, nil
+	}
+}
+
+// Close closes fd, ignoring EINTR as close(2) on Linux always releases it.
+func Close(fd int) error {
+	if err := unix.Close(fd); err != nil && err != unix.EINTR {
+		return os.NewSyscallError("close", err)
+	}
+	return nil
+}
+
+// SetTimeouts sets SO_RCVTIMEO and SO_SNDTIMEO on fd; a zero duration leaves
+// that direction unchanged. Blocking reads and writes then fail with EAGAIN
+// once the timeout passes without progress.
+func SetTimeouts(fd int, recv, send time.Duration) error {
+	if recv > 0 {
+		tv := unix.NsecToTimeval(ceilMicro(recv).Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			return os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
+		}
+	}
+	if send > 0 {
+		tv := unix.NsecToTimeval(ceilMicro(send).Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+			return os.NewSyscallError("setsockopt SO_SNDTIMEO", err)
+		}
+	}
+	return nil
+}
+
+// ceilMicro rounds d up to a whole microsecond so that a tiny positive
+// remainder never becomes a zero timeval, which would mean "no timeout".
+func ceilMicro(d time.Duration) time.Duration {
+	if r := d % time.Microsecond; r != 0 {
+		d += time.Microsecond - r
+	}
+	return d
+}
+
+// Read reads from the blocking descriptor fd, retrying EINTR.
+func Read(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, os.NewSyscallError("read", err)
+		}
+		return n, nil
+	}
+}
+
+// Write writes all of p to the blocking descriptor fd with send(2) and
+// MSG_NOSIGNAL, so a peer that went away gives EPIPE rather than SIGPIPE.
+func Write(fd int, p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.SendmsgN(fd, p[done:], nil, nil, unix.MSG_NOSIGNAL)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, os.NewSyscallError("send", err)
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// ShutdownWrite half-closes fd: the peer sees end of stream (FIN) while we
+// can still read what it sends.
+func ShutdownWrite(fd int) error {
+	if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
+		return os.NewSyscallError("shutdown", err)
+	}
+	return nil
+}
+
+// IsTimeout reports whether err is what a blocking socket call returns when
+// its SO_RCVTIMEO/SO_SNDTIMEO passed.
+func IsTimeout(err error) bool {
+	return errors.Is(err, unix.EAGAIN)
+}
+
+// DupCloexec duplicates fd with F_DUPFD_CLOEXEC.
+func DupCloexec(fd int) (int, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+	}
+	return nfd, nil
+}
+
+// SetNonblock puts fd in non-blocking mode. The flag belongs to the open
+// file description, so it is shared with every duplicate of fd.
+func SetNonblock(fd int) error {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return os.NewSyscallError("fcntl O_NONBLOCK", err)
+	}
+	return nil
+}
+
+// LocalAddr formats the address fd is bound to (getsockname(2)).
+func LocalAddr(fd int) (string, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return "", os.NewSyscallError("getsockname", err)
+	}
+	return FormatSockaddr(sa), nil
+}
+
+// FormatSockaddr formats a socket address for logs: IP:PORT ([IPv6]:PORT),
+// unix:PATH, or "unix" for an unnamed unix socket.
+func FormatSockaddr(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrInet6:
+		ip := netip.AddrFrom16(a.Addr)
+		if a.ZoneId != 0 {
+			ip = ip.WithZone(strconv.FormatUint(uint64(a.ZoneId), 10))
+		}
+		return netip.AddrPortFrom(ip, uint16(a.Port)).String()
+	case *unix.SockaddrUnix:
+		if a.Name == "" {
+			return "unix"
+		}
+		if a.Name[0] == 0 {
+			return "unix:@" + a.Name[1:]
+		}
+		return "unix:" + a.Name
+	case nil:
+		return "unknown"
+	}
+	return fmt.Sprintf("%T", sa)
+}

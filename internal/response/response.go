@@ -1,0 +1,135 @@
+// Package response holds the HTTP/1.1 responses hellod's children send and the
+// outcomes they report to the parent through their exit code (RFC 9112,
+// https://www.rfc-editor.org/rfc/rfc9112).
+//
+// Both child strategies (exec and fork) build their bytes here, so they speak
+// exactly the same HTTP.
+package response
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Outcome is what a child did with its connection. A child exits with its
+// outcome as exit code, which is how the parent learns the HTTP status
+// without ever reading from the client itself. Codes stay below 128 so they
+// never look like "killed by a signal".
+type Outcome uint8
+
+// The outcomes. 1 and 2 keep their usual meaning (failure, usage error) for
+// a child that could not run at all.
+const (
+	OKGet               Outcome = 0  // 200 to GET (the body is sent)
+	Failed              Outcome = 1  // the child could not serve (see its stderr)
+	Usage               Outcome = 2  // the child was started wrongly
+	OKHead              Outcome = 10 // 200 to HEAD (headers only)
+	BadRequest          Outcome = 11 // 400: malformed request line or header
+	MethodNotAllowed    Outcome = 12 // 405: a method other than GET and HEAD
+	RequestTimeout      Outcome = 13 // 408: header section not complete in time
+	URITooLong          Outcome = 14 // 414: request line (target) over the limit
+	HeaderTooLarge      Outcome = 15 // 431: header section over the limit
+	VersionNotSupported Outcome = 16 // 505: HTTP major version other than 1
+	ClientGone          Outcome = 20 // peer closed or reset before a full request; nothing sent
+	WriteFailed         Outcome = 21 // the response could not be written (peer gone or too slow)
+)
+
+// Responses lists every outcome that sends a response, in a stable order.
+var Responses = []Outcome{OKGet, OKHead, BadRequest, MethodNotAllowed, RequestTimeout,
+	URITooLong, HeaderTooLarge, VersionNotSupported}
+
+// FromExitCode maps a child's exit code back to its outcome.
+func FromExitCode(code int) (Outcome, bool) {
+	o := Outcome(code)
+	if code < 0 || code > 255 {
+		return 0, false
+	}
+	switch o {
+	case OKGet, Failed, Usage, OKHead, BadRequest, MethodNotAllowed, RequestTimeout,
+		URITooLong, HeaderTooLarge, VersionNotSupported, ClientGone, WriteFailed:
+		return o, true
+	}
+	return 0, false
+}
+
+// Status is the HTTP status code sent for o, or 0 when nothing was sent.
+func (o Outcome) Status() int {
+	switch o {
+	case OKGet, OKHead:
+		return http.StatusOK
+	case BadRequest:
+		return http.StatusBadRequest
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case RequestTimeout:
+		return http.StatusRequestTimeout
+	case URITooLong:
+		return http.StatusRequestURITooLong
+	case HeaderTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge
+	case VersionNotSupported:
+		return http.StatusHTTPVersionNotSupported
+	}
+	return 0
+}
+
+// Method is the request method when the outcome implies it, else "".
+func (o Outcome) Method() string {
+	switch o {
+	case OKGet:
+		return http.MethodGet
+	case OKHead:
+		return http.MethodHead
+	}
+	return ""
+}
+
+// String describes o for logs.
+func (o Outcome) String() string {
+	switch o {
+	case Failed:
+		return "child failed"
+	case Usage:
+		return "child started wrongly"
+	case ClientGone:
+		return "client closed before a complete request"
+	case WriteFailed:
+		return "response could not be written"
+	}
+	if s := o.Status(); s != 0 {
+		return strconv.Itoa(s) + " " + http.StatusText(s)
+	}
+	return "unknown outcome " + strconv.Itoa(int(o))
+}
+
+// Append appends the complete response for o to dst: status line, headers
+// (Date, Content-Type, Content-Length, Connection: close, and Allow for 405)
+// and, except for HEAD, the body. message is the body of a 200. It returns
+// dst unchanged for outcomes that send nothing.
+func Append(dst []byte, o Outcome, message string, date time.Time) []byte {
+	status := o.Status()
+	if status == 0 {
+		return dst
+	}
+	body := message
+	if status != http.StatusOK {
+		body = strconv.Itoa(status) + " " + http.StatusText(status) + "\n"
+	}
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, http.StatusText(status)...)
+	dst = append(dst, "\r\nDate: "...)
+	dst = date.UTC().AppendFormat(dst, http.TimeFormat)
+	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	if o == MethodNotAllowed {
+		dst = append(dst, "\r\nAllow: GET, HEAD"...)
+	}
+	dst = append(dst, "\r\nConnection: close\r\n\r\n"...)
+	if o != OKHead {
+		dst = append(dst, body...)
+	}
+	return dst
+}

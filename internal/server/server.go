@@ -1,0 +1,548 @@
+// Package server is hellod's accept loop: it accepts connections on the
+// listening sockets, starts one child process per connection, caps how many
+// run at once, kills children that outlive their deadline, and logs each one
+// when the reaper reports its exit (accept(2), wait(2)).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hellod/hellod/internal/activation"
+	"github.com/hellod/hellod/internal/linux"
+	"github.com/hellod/hellod/internal/reaper"
+	"github.com/hellod/hellod/internal/response"
+	"golang.org/x/sys/unix"
+)
+
+// Starter starts a child serving a connected socket (child.Strategy).
+type Starter interface {
+	Start(fd int) (pid int, err error)
+	Name() string
+}
+
+// Reaper reports child exits and signals children that were not reaped yet
+// (*reaper.Reaper).
+type Reaper interface {
+	Watch(pid int, onExit func(reaper.Exit))
+	Signal(pid int, sig unix.Signal) error
+}
+
+// Notifier tells the service manager about the server's state
+// (*notify.Notifier). All methods may be no-ops.
+type Notifier interface {
+	Ready(status string) error
+	Status(status string) error
+	Stopping(status string) error
+	Watchdog() error
+}
+
+// Options configure a Server.
+type Options struct {
+	MaxChildren      int
+	ChildTimeout     time.Duration // SIGKILL a child alive this long
+	ShutdownTimeout  time.Duration // on shutdown, SIGKILL children still alive after this
+	IdleExit         time.Duration // 0: never
+	WatchdogInterval time.Duration // 0: no keep-alives
+	StatusInterval   time.Duration // least time between two STATUS= updates (default 1s)
+	Logger           *slog.Logger
+	Notifier         Notifier // nil: none
+	Starter          Starter
+	Reaper           Reaper
+}
+
+// Why Serve returned.
+const (
+	StopShutdown = "shutdown" // the context was cancelled (SIGTERM, SIGINT)
+	StopIdle     = "idle"     // --idle-exit passed without activity
+)
+
+// acceptBackoff bounds the pause after accept fails for lack of resources
+// (EMFILE, ENFILE, ENOBUFS, ENOMEM) or a child cannot be started.
+const (
+	minBackoff = 5 * time.Millisecond
+	maxBackoff = time.Second
+	// reapWait bounds how long Serve waits for killed children to be reaped.
+	reapWait = 5 * time.Second
+)
+
+// Server runs the accept loop. Create it with New; Serve runs once.
+type Server struct {
+	o         Options
+	log       *slog.Logger
+	slots     chan struct{} // one token per running child
+	stop      chan struct{} // closed: stop accepting
+	stopOnce  sync.Once
+	exited    chan struct{} // a child exited (coalescing)
+	lastTouch atomic.Int64  // unix nanos of the last accept or exit
+
+	mu       sync.Mutex
+	children map[int]*child
+
+	active, served, killed, startFails atomic.Int64
+	atCap                              atomic.Bool
+	capSince                           atomic.Int64
+}
+
+type child struct {
+	pid    int
+	remote unix.Sockaddr
+	start  time.Time
+	timer  *time.Timer
+	killed atomic.Bool
+}
+
+// New returns a Server.
+func New(o Options) (*Server, error) {
+	switch {
+	case o.MaxChildren < 1:
+		return nil, fmt.Errorf("server: MaxChildren %d: want at least 1", o.MaxChildren)
+	case o.ChildTimeout <= 0, o.ShutdownTimeout <= 0:
+		return nil, errors.New("server: ChildTimeout and ShutdownTimeout must be positive")
+	case o.Starter == nil, o.Reaper == nil:
+		return nil, errors.New("server: Starter and Reaper are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.StatusInterval <= 0 {
+		o.StatusInterval = time.Second
+	}
+	s := &Server{
+		o:        o,
+		log:      o.Logger,
+		slots:    make(chan struct{}, o.MaxChildren),
+		stop:     make(chan struct{}),
+		exited:   make(chan struct{}, 1),
+		children: make(map[int]*child),
+	}
+	s.touch()
+	return s, nil
+}
+
+// Stats are the server's counters.
+type Stats struct {
+	Active, Served, Killed, StartFailures int64
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{s.active.Load(), s.served.Load(), s.killed.Load(), s.startFails.Load()}
+}
+
+func (s *Server) status() string {
+	st := s.Stats()
+	line := fmt.Sprintf("%d active children, %d connections served, %d children killed", st.Active, st.Served, st.Killed)
+	if s.atCap.Load() {
+		line += fmt.Sprintf(" (at --max-children %d: not accepting)", s.o.MaxChildren)
+	}
+	return line
+}
+
+func (s *Server) touch() { s.lastTouch.Store(time.Now().UnixNano()) }
+
+// Serve accepts on ls until ctx is cancelled or the server has been idle for
+// IdleExit, then stops accepting, lets running children finish (up to
+// ShutdownTimeout, then kills them), and returns why it stopped. Connections
+// not yet accepted stay in the listening sockets' backlog. It returns an
+// error if a listener fails for good.
+func (s *Server) Serve(ctx context.Context, ls []activation.Listener) (string, error) {
+	if len(ls) == 0 {
+		return "", errors.New("server: no listeners")
+	}
+	fatal := make(chan error, len(ls))
+	var loops sync.WaitGroup
+	for _, l := range ls {
+		rc, err := l.File.SyscallConn()
+		if err != nil {
+			s.stopAccepting()
+			return "", fmt.Errorf("listener %s: %w", l.Name, err)
+		}
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			if err := s.acceptLoop(rc); err != nil {
+				fatal <- fmt.Errorf("listener %s: %w", l.Name, err)
+			}
+		}()
+	}
+
+	n := s.o.Notifier
+	if n != nil {
+		if err := n.Ready(s.status()); err != nil {
+			s.log.Warn("sd_notify READY=1 failed", "err", err)
+		}
+	}
+	bg, cancelBG := context.WithCancel(context.Background())
+	defer cancelBG()
+	if n != nil {
+		go s.statusLoop(bg)
+		if s.o.WatchdogInterval > 0 {
+			go s.watchdogLoop(bg)
+		}
+	}
+	idle := make(chan struct{})
+	if s.o.IdleExit > 0 {
+		go s.idleLoop(bg, idle)
+	}
+
+	var why string
+	var err error
+	select {
+	case <-ctx.Done():
+		why = StopShutdown
+	case <-idle:
+		why = StopIdle
+	case err = <-fatal:
+		why = "error"
+	}
+	if n != nil {
+		n.Stopping(fmt.Sprintf("stopping (%s): %s", why, s.status()))
+	}
+	s.stopAccepting()
+	for _, l := range ls {
+		l.File.SetReadDeadline(time.Unix(1, 0)) // wake any accept in progress
+	}
+	loops.Wait()
+	s.drain(why)
+	return why, err
+}
+
+func (s *Server) stopAccepting() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+func (s *Server) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquire takes a child slot, waiting at the cap. It returns false when the
+// server stops accepting meanwhile.
+func (s *Server) acquire() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if s.atCap.CompareAndSwap(false, true) {
+		s.capSince.Store(time.Now().UnixNano())
+		s.log.Warn(fmt.Sprintf("%d children running (--max-children): not accepting until one exits; new connections wait in the listen backlog", s.o.MaxChildren),
+			"MAX_CHILDREN", s.o.MaxChildren)
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.stop:
+		return false
+	}
+	if s.atCap.CompareAndSwap(true, false) {
+		waited := time.Since(time.Unix(0, s.capSince.Load()))
+		s.log.Info(fmt.Sprintf("below --max-children again after %s: accepting", waited.Round(time.Millisecond)),
+			"MAX_CHILDREN", s.o.MaxChildren)
+	}
+	return true
+}
+
+func (s *Server) release() { <-s.slots }
+
+// acceptLoop accepts connections on rc until the server stops accepting.
+func (s *Server) acceptLoop(rc syscall.RawConn) error {
+	backoff := time.Duration(0)
+	var failingSince time.Time
+	failures := 0
+	for {
+		if !s.acquire() {
+			return nil
+		}
+		var nfd int
+		var sa unix.Sockaddr
+		var aerr error
+		err := rc.Read(func(fd uintptr) bool {
+			nfd, sa, aerr = linux.Accept(int(fd))
+			return !errors.Is(aerr, unix.EAGAIN)
+		})
+		if err != nil {
+			s.release()
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) || s.stopping() {
+				return nil
+			}
+			return err
+		}
+		if aerr != nil {
+			s.release()
+			switch {
+			case temporaryAcceptError(aerr):
+				continue
+			case resourceError(aerr):
+				failures++
+				if failingSince.IsZero() {
+					failingSince = time.Now()
+					s.log.Error("accept: out of resources; backing off until descriptors or memory are free",
+						"err", aerr)
+				}
+				backoff = nextBackoff(backoff)
+				if !s.pause(backoff) {
+					return nil
+				}
+				continue
+			default:
+				return aerr
+			}
+		}
+		if !failingSince.IsZero() {
+			s.log.Info(fmt.Sprintf("accept recovered after %d failures in %s", failures, time.Since(failingSince).Round(time.Millisecond)))
+			failingSince, failures, backoff = time.Time{}, 0, 0
+		}
+		if err := s.spawn(nfd, sa); err != nil {
+			backoff = nextBackoff(backoff)
+			if !s.pause(backoff) {
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+	}
+}
+
+// pause waits d, or less if a child exits (which frees resources). It
+// returns false if the server stops accepting meanwhile.
+func (s *Server) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.exited:
+		s.signalExit() // leave the news for the other waiters
+	case <-s.stop:
+		return false
+	}
+	return true
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d < minBackoff {
+		return minBackoff
+	}
+	return min(2*d, maxBackoff)
+}
+
+// temporaryAcceptError: the connection died in the queue or a signal
+// interrupted; just accept the next (see accept(2), "Error handling").
+func temporaryAcceptError(err error) bool {
+	for _, e := range []error{unix.ECONNABORTED, unix.EPROTO, unix.EPERM, unix.ENETDOWN,
+		unix.ENOPROTOOPT, unix.EHOSTDOWN, unix.ENONET, unix.EHOSTUNREACH, unix.EOPNOTSUPP, unix.ENETUNREACH} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func resourceError(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
+		errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM)
+}
+
+// spawn starts the child for connection fd (and closes fd in the parent).
+func (s *Server) spawn(fd int, sa unix.Sockaddr) error {
+	start := time.Now()
+	pid, err := s.o.Starter.Start(fd)
+	linux.Close(fd)
+	if err != nil {
+		s.release()
+		s.startFails.Add(1)
+		s.log.Error(fmt.Sprintf("cannot start a child for %s; connection closed: %v", linux.FormatSockaddr(sa), err),
+			"REMOTE_ADDR", linux.FormatSockaddr(sa), "err", err)
+		return err
+	}
+	s.active.Add(1)
+	s.touch()
+	c := &child{pid: pid, remote: sa, start: start}
+	s.mu.Lock()
+	s.children[pid] = c
+	s.mu.Unlock()
+	c.timer = time.AfterFunc(s.o.ChildTimeout, func() { s.kill(c, "child timeout") })
+	s.o.Reaper.Watch(pid, func(e reaper.Exit) { s.onExit(c, e) })
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug(fmt.Sprintf("child %d started for %s", pid, linux.FormatSockaddr(sa)),
+			"CHILD_PID", pid, "REMOTE_ADDR", linux.FormatSockaddr(sa))
+	}
+	return nil
+}
+
+func (s *Server) kill(c *child, why string) {
+	if err := s.o.Reaper.Signal(c.pid, unix.SIGKILL); err != nil {
+		if !errors.Is(err, reaper.ErrReaped) {
+			s.log.Error(fmt.Sprintf("cannot kill child %d: %v", c.pid, err), "CHILD_PID", c.pid)
+		}
+		return
+	}
+	c.killed.Store(true)
+	s.killed.Add(1)
+	s.log.Warn(fmt.Sprintf("child %d for %s killed (SIGKILL): %s after %s", c.pid, linux.FormatSockaddr(c.remote), why,
+		time.Since(c.start).Round(time.Millisecond)),
+		"CHILD_PID", c.pid, "REMOTE_ADDR", linux.FormatSockaddr(c.remote), "REASON", why)
+}
+
+func (s *Server) signalExit() {
+	select {
+	case s.exited <- struct{}{}:
+	default:
+	}
+}
+
+// onExit runs on the reaper's goroutine when child c was reaped.
+func (s *Server) onExit(c *child, e reaper.Exit) {
+	c.timer.Stop()
+	s.mu.Lock()
+	delete(s.children, c.pid)
+	s.mu.Unlock()
+	s.active.Add(-1)
+	s.touch()
+	s.release()
+	s.signalExit()
+	s.logExit(c, e)
+}
+
+func (s *Server) logExit(c *child, e reaper.Exit) {
+	code := e.Code()
+	dur := e.Time.Sub(c.start)
+	ms := strconv.FormatFloat(float64(dur.Microseconds())/1000, 'f', 1, 64)
+	remote := linux.FormatSockaddr(c.remote)
+	attrs := []any{"CHILD_PID", c.pid, "REMOTE_ADDR", remote, "EXIT_STATUS", code, "DURATION_MS", ms}
+	level := slog.LevelInfo
+	var msg string
+	o, known := response.FromExitCode(code)
+	switch {
+	case e.Status.Signaled():
+		level = slog.LevelWarn
+		msg = fmt.Sprintf("child %d for %s killed by signal %s after %s ms (exit status %d)", c.pid, remote,
+			unix.SignalName(e.Status.Signal()), ms, code)
+	case known && o.Status() != 0:
+		s.served.Add(1)
+		attrs = append(attrs, "HTTP_STATUS", o.Status())
+		method := o.Method()
+		if method != "" {
+			method += " "
+		}
+		msg = fmt.Sprintf("child %d served %s %s-> %d in %s ms", c.pid, remote, method, o.Status(), ms)
+	case known && (o == response.ClientGone || o == response.WriteFailed):
+		msg = fmt.Sprintf("child %d for %s: %s, after %s ms", c.pid, remote, o, ms)
+	default:
+		level = slog.LevelError
+		msg = fmt.Sprintf("child %d for %s failed with exit status %d after %s ms (see its message above)", c.pid, remote, code, ms)
+	}
+	s.log.Log(context.Background(), level, msg, attrs...)
+}
+
+// drain waits for running children, killing them after ShutdownTimeout.
+func (s *Server) drain(why string) {
+	if s.active.Load() == 0 {
+		return
+	}
+	s.log.Info(fmt.Sprintf("%s: waiting up to %s for %d children", why, s.o.ShutdownTimeout, s.active.Load()))
+	deadline := time.NewTimer(s.o.ShutdownTimeout)
+	defer deadline.Stop()
+	for s.active.Load() > 0 {
+		select {
+		case <-s.exited:
+			continue
+		case <-deadline.C:
+		}
+		s.KillAll("shutdown timeout")
+		break
+	}
+	giveUp := time.NewTimer(reapWait)
+	defer giveUp.Stop()
+	for s.active.Load() > 0 {
+		select {
+		case <-s.exited:
+		case <-giveUp.C:
+			s.log.Error(fmt.Sprintf("%d children not reaped %s after SIGKILL", s.active.Load(), reapWait))
+			return
+		}
+	}
+}
+
+// KillAll sends SIGKILL to every running child.
+func (s *Server) KillAll(why string) {
+	s.mu.Lock()
+	cs := make([]*child, 0, len(s.children))
+	for _, c := range s.children {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		s.kill(c, why)
+	}
+}
+
+func (s *Server) statusLoop(ctx context.Context) {
+	t := time.NewTicker(s.o.StatusInterval)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if st := s.status(); st != last {
+			if err := s.o.Notifier.Status(st); err != nil {
+				s.log.Debug("sd_notify STATUS failed", "err", err)
+			}
+			last = st
+		}
+	}
+}
+
+func (s *Server) watchdogLoop(ctx context.Context) {
+	t := time.NewTicker(s.o.WatchdogInterval)
+	defer t.Stop()
+	for {
+		if err := s.o.Notifier.Watchdog(); err != nil {
+			s.log.Warn("sd_notify WATCHDOG=1 failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// idleLoop closes idle once no connection was accepted and no child ran for
+// IdleExit.
+func (s *Server) idleLoop(ctx context.Context, idle chan<- struct{}) {
+	t := time.NewTimer(s.o.IdleExit)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		quiet := time.Since(time.Unix(0, s.lastTouch.Load()))
+		if s.active.Load() == 0 && quiet >= s.o.IdleExit {
+			s.log.Info(fmt.Sprintf("idle for %s (--idle-exit): exiting; systemd starts hellod again on the next connection", quiet.Round(time.Millisecond)))
+			close(idle)
+			return
+		}
+		next := s.o.IdleExit - quiet
+		if s.active.Load() > 0 || next <= 0 {
+			next = s.o.IdleExit
+		}
+		t.Reset(next)
+	}
+}
