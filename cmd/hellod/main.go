@@ -85,7 +85,7 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	strategy, err := child.NewExec(child.Settings{
+	strategy, err := child.New(cfg.Child, child.Settings{
 		Message:       cfg.Message,
 		HeaderTimeout: cfg.HeaderTimeout,
 		ChildTimeout:  cfg.ChildTimeout,

@@ -155,3 +155,12 @@ func fail(code int, err error) {
 	fmt.Fprintf(os.Stderr, "hellod child %d: %v\n", os.Getpid(), err)
 	os.Exit(code)
 }
+
+// New returns the strategy called name (see config.Strategies).
+func New(name string, s Settings, environ []string) (Strategy, error) {
+	switch name {
+	case "exec":
+		return NewExec(s, environ)
+	}
+	return nil, fmt.Errorf("unknown child strategy %q", name)
+}
