@@ -169,6 +169,22 @@ func Classify(head []byte) response.Outcome {
 	if len(req.RequestURI) > MaxTarget {
 		return response.URITooLong
 	}
+	// What net/http's server checks beyond ReadRequest: field names are
+	// tokens, values hold no control characters (RFC 9110 section 5), and
+	// obsolete line folding is rejected (RFC 9112 section 5.2).
+	for name, vals := range req.Header {
+		if !isToken(name) {
+			return response.BadRequest
+		}
+		for _, v := range vals {
+			if !validFieldValue(v) {
+				return response.BadRequest
+			}
+		}
+	}
+	if hasObsFold(head) {
+		return response.BadRequest
+	}
 	// RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request
 	// without a Host header, or with more than one, or an invalid one.
 	// (ReadRequest drops the Host header from req.Header, so count them in
@@ -266,6 +282,42 @@ func looksLikeRequestLine(head []byte) bool {
 		}
 	}
 	return true
+}
+
+// isToken reports whether s is a non-empty RFC 9110 token.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validFieldValue rejects control characters other than HTAB.
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// hasObsFold reports whether a header line of head starts with a space or
+// tab: a continuation of the previous field (obs-fold).
+func hasObsFold(head []byte) bool {
+	for i := bytes.IndexByte(head, '\n'); i >= 0 && i+1 < len(head); {
+		if head[i+1] == ' ' || head[i+1] == '\t' {
+			return true
+		}
+		j := bytes.IndexByte(head[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // isTokenChar reports whether b may appear in an RFC 9110 token.
