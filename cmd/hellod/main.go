@@ -17,6 +17,7 @@ import (
 	"github.com/hellod/hellod/internal/activation"
 	"github.com/hellod/hellod/internal/child"
 	"github.com/hellod/hellod/internal/config"
+	"github.com/hellod/hellod/internal/linux"
 	"github.com/hellod/hellod/internal/logging"
 	"github.com/hellod/hellod/internal/notify"
 	"github.com/hellod/hellod/internal/reaper"
@@ -69,6 +70,12 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 	defer signal.Stop(sigs)
+
+	// Descriptors inherited from whoever started us must not reach the
+	// children: mark them all close-on-exec (passed sockets already are).
+	if err := linux.CloseOnExecFrom(3); err != nil {
+		return err
+	}
 
 	mode := "socket-activated"
 	ls, err := activation.FromSystemd() // the only call: LISTEN_* is cleared

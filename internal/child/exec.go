@@ -88,16 +88,24 @@ func (e *Exec) Close() error { return e.null.Close() }
 
 // Env returns the environment of an exec child: environ without the
 // variables that address systemd (LISTEN_*, NOTIFY_SOCKET, WATCHDOG_*) or
-// set hellod's own settings, plus the child's settings and GOMAXPROCS=1 (a
-// child serves one connection on one thread; it starts faster).
+// set hellod's own settings, plus the child's settings, GOMAXPROCS=1 (a
+// child serves one connection on one thread; it starts faster) and
+// GODEBUG=containermaxprocs=0 (else the runtime keeps the cgroup's CPU
+// limit files open for the child's whole life).
 func Env(environ []string, s Settings) []string {
-	env := make([]string, 0, len(environ)+4)
+	env := make([]string, 0, len(environ)+5)
+	godebug := "containermaxprocs=0"
 	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
+		name, val, _ := strings.Cut(kv, "=")
 		switch {
 		case strings.HasPrefix(name, "LISTEN_"), name == "NOTIFY_SOCKET",
 			strings.HasPrefix(name, "WATCHDOG_"), strings.HasPrefix(name, "HELLOD_"),
 			name == "GOMAXPROCS":
+			continue
+		case name == "GODEBUG":
+			if val != "" {
+				godebug = val + "," + godebug
+			}
 			continue
 		}
 		env = append(env, kv)
@@ -106,7 +114,8 @@ func Env(environ []string, s Settings) []string {
 		envMessage+"="+s.Message,
 		envHeaderTimeout+"="+s.HeaderTimeout.String(),
 		envChildTimeout+"="+s.ChildTimeout.String(),
-		"GOMAXPROCS=1")
+		"GOMAXPROCS=1",
+		"GODEBUG="+godebug)
 }
 
 // settingsFromEnv reads what Env wrote.
@@ -161,6 +170,8 @@ func New(name string, s Settings, environ []string) (Strategy, error) {
 	switch name {
 	case "exec":
 		return NewExec(s, environ)
+	case "fork":
+		return NewFork(s)
 	}
 	return nil, fmt.Errorf("unknown child strategy %q", name)
 }

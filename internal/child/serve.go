@@ -101,7 +101,8 @@ func (c *fdConn) Write(p []byte) (int, error) {
 // the Date header and deadlines' start).
 func Serve(fd int, s Settings, now time.Time) response.Outcome {
 	c := &fdConn{fd: fd, deadline: now.Add(s.ChildTimeout), readDeadline: now.Add(s.HeaderTimeout)}
-	o := Decide(bufio.NewReaderSize(c, 4096))
+	br := bufio.NewReaderSize(c, 4096)
+	o, body := decide(br)
 	if o == response.ClientGone {
 		return o
 	}
@@ -109,7 +110,15 @@ func Serve(fd int, s Settings, now time.Time) response.Outcome {
 	if _, err := c.Write(out); err != nil {
 		return response.WriteFailed
 	}
-	linger(c)
+	// Unread bytes at close make the kernel reset the connection, which
+	// can destroy the response before the client reads it. Linger when the
+	// client may still be sending: a declared body, bytes already waiting,
+	// or a request we rejected before knowing its framing.
+	if body || br.Buffered() > 0 || (o != response.OKGet && o != response.OKHead) {
+		linger(c)
+	} else if n, err := linux.Pending(fd); err != nil || n > 0 {
+		linger(c)
+	}
 	return o
 }
 
@@ -135,34 +144,50 @@ func linger(c *fdConn) {
 // Decide reads one request head from r and decides the response. It reads
 // nothing past the empty line that ends the header section.
 func Decide(r *bufio.Reader) response.Outcome {
+	o, _ := decide(r)
+	return o
+}
+
+// decide is Decide, also reporting whether the request declared a body.
+func decide(r *bufio.Reader) (response.Outcome, bool) {
 	head, err := ReadHead(r)
 	switch {
 	case err == nil:
 	case errors.Is(err, errTimeout):
-		return response.RequestTimeout
+		return response.RequestTimeout, false
 	case errors.Is(err, errLineTooLong):
 		if looksLikeRequestLine(head) {
-			return response.URITooLong
+			return response.URITooLong, false
 		}
-		return response.BadRequest
+		return response.BadRequest, false
 	case errors.Is(err, errHeaderTooLarge):
-		return response.HeaderTooLarge
+		return response.HeaderTooLarge, false
 	case errors.Is(err, io.EOF) && len(bytes.TrimLeft(head, "\r\n")) > 0:
 		// Half-closed after part of a request: tell it why nothing follows.
-		return response.BadRequest
+		return response.BadRequest, false
 	default: // EOF before anything, ECONNRESET, ...
-		return response.ClientGone
+		return response.ClientGone, false
 	}
-	return Classify(head)
+	return classify(head)
 }
 
 // Classify parses a complete request head with the standard library and
 // returns the outcome hellod answers it with.
 func Classify(head []byte) response.Outcome {
+	o, _ := classify(head)
+	return o
+}
+
+// classify is Classify, also reporting whether a body was declared.
+func classify(head []byte) (response.Outcome, bool) {
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil {
-		return response.BadRequest
+		return response.BadRequest, false
 	}
+	return classifyRequest(req, head), req.ContentLength != 0 || len(req.TransferEncoding) > 0
+}
+
+func classifyRequest(req *http.Request, head []byte) response.Outcome {
 	if req.ProtoMajor != 1 {
 		return response.VersionNotSupported
 	}

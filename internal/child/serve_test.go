@@ -259,10 +259,11 @@ func TestServeClientNeverReads(t *testing.T) {
 
 func TestEnvStripsSystemdVariables(t *testing.T) {
 	in := []string{"PATH=/bin", "LISTEN_FDS=1", "LISTEN_PID=7", "LISTEN_FDNAMES=x", "NOTIFY_SOCKET=/run/n",
-		"WATCHDOG_USEC=1", "WATCHDOG_PID=7", "HELLOD_MAX_CHILDREN=3", "GOMAXPROCS=8", "JOURNAL_STREAM=1:2"}
+		"WATCHDOG_USEC=1", "WATCHDOG_PID=7", "HELLOD_MAX_CHILDREN=3", "GOMAXPROCS=8", "JOURNAL_STREAM=1:2",
+		"GODEBUG=inittrace=1"}
 	got := Env(in, Settings{Message: "hi", HeaderTimeout: time.Second, ChildTimeout: 2 * time.Second})
 	want := []string{"PATH=/bin", "JOURNAL_STREAM=1:2", "HELLOD_MESSAGE=hi", "HELLOD_HEADER_TIMEOUT=1s",
-		"HELLOD_CHILD_TIMEOUT=2s", "GOMAXPROCS=1"}
+		"HELLOD_CHILD_TIMEOUT=2s", "GOMAXPROCS=1", "GODEBUG=inittrace=1,containermaxprocs=0"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("want %q, got %q", want, got)
 	}

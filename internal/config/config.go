@@ -40,12 +40,12 @@ type Config struct {
 	IdleExit        time.Duration // 0: never
 	Message         string
 	LogLevel        slog.Level
-	Child           string // child strategy: "exec"
+	Child           string // child strategy: "exec" or "fork"
 	Version         bool   // print the version and exit
 }
 
 // Strategies lists the accepted values of --child; the first is the default.
-var Strategies = []string{"exec"}
+var Strategies = []string{"exec", "fork"}
 
 // ErrHelp is returned by Parse when --help was asked for.
 var ErrHelp = flag.ErrHelp

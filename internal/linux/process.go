@@ -1,7 +1,9 @@
 package linux
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,4 +51,32 @@ func ExitCode(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// CloseOnExecFrom marks every descriptor from lowfd up close-on-exec, so
+// that descriptors inherited from whoever started us never reach a child
+// (close_range(2) with CLOSE_RANGE_CLOEXEC; on kernels before 5.11 each open
+// descriptor listed in /proc/self/fd is marked by fcntl).
+func CloseOnExecFrom(lowfd int) error {
+	err := unix.CloseRange(uint(lowfd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	if err != unix.ENOSYS && err != unix.EINVAL {
+		return os.NewSyscallError("close_range", err)
+	}
+	ents, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return fmt.Errorf("close_range: %w; listing descriptors: %w", err, rerr)
+	}
+	for _, e := range ents {
+		fd, cerr := strconv.Atoi(e.Name())
+		if cerr != nil || fd < lowfd {
+			continue
+		}
+		if _, ferr := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); ferr != nil && ferr != unix.EBADF {
+			return os.NewSyscallError("fcntl F_SETFD", ferr)
+		}
+	}
+	return nil
 }

@@ -216,3 +216,13 @@ func FormatSockaddr(sa unix.Sockaddr) string {
 	}
 	return fmt.Sprintf("%T", sa)
 }
+
+// Pending returns how many received bytes wait unread on socket fd
+// (SIOCINQ, see tcp(7)).
+func Pending(fd int) (int, error) {
+	n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
+	if err != nil {
+		return 0, os.NewSyscallError("ioctl SIOCINQ", err)
+	}
+	return n, nil
+}

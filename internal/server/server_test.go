@@ -23,14 +23,14 @@ import (
 // processes. Each "child" holds a duplicate of its connection until the
 // test ends it.
 type fakeChildren struct {
-	mu      sync.Mutex
-	next    int
-	conns   map[int]int // pid -> fd
-	watch   map[int]func(reaper.Exit)
-	exited  map[int]reaper.Exit
-	started chan int
+	mu       sync.Mutex
+	next     int
+	conns    map[int]int // pid -> fd
+	watch    map[int]func(reaper.Exit)
+	exited   map[int]reaper.Exit
+	started  chan int
 	failNext error
-	signals []string
+	signals  []string
 }
 
 func newFake() *fakeChildren {
@@ -147,8 +147,14 @@ func (l *logBuf) String() string {
 // waitFor polls until the log contains s.
 func (l *logBuf) waitFor(t *testing.T, s string) {
 	t.Helper()
+	l.waitForN(t, s, 1)
+}
+
+// waitForN polls until the log contains s n times.
+func (l *logBuf) waitForN(t *testing.T, s string, n int) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(l.String(), s) {
+	for strings.Count(l.String(), s) < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("want %q in the log within 10s, got:\n%s", s, l.String())
 		}
@@ -299,7 +305,7 @@ func TestServesEveryListener(t *testing.T) {
 			t.Errorf("%s: want a 200, got %q", l.Addr, got)
 		}
 	}
-	fx.log.waitFor(t, "GET -> 200")
+	fx.log.waitForN(t, "GET -> 200", 2)
 	if st := fx.srv.Stats(); st.Served != 2 || st.Active != 0 {
 		t.Errorf("want 2 served, 0 active, got %+v", st)
 	}
