@@ -105,12 +105,16 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	rp := reaper.Start(func(err error) { log.Error("reaper: " + err.Error()) })
 	defer rp.Stop()
 
+	watchdog, err := notify.WatchdogInterval()
+	if err != nil {
+		log.Warn(err.Error())
+	}
 	srv, err := server.New(server.Options{
 		MaxChildren:      cfg.MaxChildren,
 		ChildTimeout:     cfg.ChildTimeout,
 		ShutdownTimeout:  cfg.ShutdownTimeout,
 		IdleExit:         cfg.IdleExit,
-		WatchdogInterval: notify.WatchdogInterval(),
+		WatchdogInterval: watchdog,
 		Logger:           log,
 		Notifier:         notify.New(),
 		Starter:          strategy,

@@ -251,113 +251,126 @@ func exchange(t *testing.T, addr string, raw string) string {
 	return string(b)
 }
 
+// strategies are the child strategies every behaviour test runs with.
+var strategies = []string{"exec", "fork"}
+
+// eachStrategy runs fn as a subtest per child strategy, with the --child
+// flag to pass.
+func eachStrategy(t *testing.T, fn func(t *testing.T, child string)) {
+	for _, s := range strategies {
+		t.Run(s, func(t *testing.T) { fn(t, "--child="+s) })
+	}
+}
+
 func statusLine(resp string) string {
 	line, _, _ := strings.Cut(resp, "\r\n")
 	return line
 }
 
 func TestEveryStatusCode(t *testing.T) {
-	d := start(t, nil, "--header-timeout", "500ms")
-	long := strings.Repeat("a", 9000)
-	for _, c := range []struct {
-		name, req, status string
-	}{
-		{"get", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
-		{"get any target", "GET /any/where?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
-		{"head", "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
-		{"http/1.0", "GET / HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK"},
-		{"post", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.1 405 Method Not Allowed"},
-		{"malformed", "HELLO\r\n\r\n", "HTTP/1.1 400 Bad Request"},
-		{"no host", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request"},
-		{"bad header", "GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", "HTTP/1.1 400 Bad Request"},
-		{"long target", "GET /" + long + " HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 414 Request URI Too Long"},
-		{"big headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + long + "\r\n\r\n", "HTTP/1.1 431 Request Header Fields Too Large"},
-		{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},
-		{"http/3", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},
-		{"slow", "GET / HTTP/1.1\r\nHost: x\r\n", "HTTP/1.1 408 Request Timeout"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			resp := exchange(t, d.addr, c.req)
-			if got := statusLine(resp); got != c.status {
-				t.Fatalf("want %q, got %q", c.status, resp)
-			}
-			head, body, ok := strings.Cut(resp, "\r\n\r\n")
-			if !ok {
-				t.Fatalf("want a header section ending in CRLF CRLF, got %q", resp)
-			}
-			for _, h := range []string{"\r\nDate: ", "\r\nContent-Type: text/plain; charset=utf-8", "\r\nConnection: close"} {
-				if !strings.Contains(head, h) {
-					t.Errorf("want %q in %q", h, head)
+	eachStrategy(t, func(t *testing.T, strategy string) {
+		d := start(t, nil, strategy, "--header-timeout", "500ms")
+		long := strings.Repeat("a", 9000)
+		for _, c := range []struct {
+			name, req, status string
+		}{
+			{"get", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
+			{"get any target", "GET /any/where?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
+			{"head", "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
+			{"http/1.0", "GET / HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK"},
+			{"post", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.1 405 Method Not Allowed"},
+			{"malformed", "HELLO\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+			{"no host", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+			{"bad header", "GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+			{"long target", "GET /" + long + " HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 414 Request URI Too Long"},
+			{"big headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + long + "\r\n\r\n", "HTTP/1.1 431 Request Header Fields Too Large"},
+			{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},
+			{"http/3", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},
+			{"slow", "GET / HTTP/1.1\r\nHost: x\r\n", "HTTP/1.1 408 Request Timeout"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				resp := exchange(t, d.addr, c.req)
+				if got := statusLine(resp); got != c.status {
+					t.Fatalf("want %q, got %q", c.status, resp)
 				}
-			}
-			wantBody := "Hello, World!\n"
-			if !strings.HasPrefix(c.status, "HTTP/1.1 200") {
-				wantBody = strings.TrimPrefix(c.status, "HTTP/1.1 ") + "\n"
-			}
-			if !strings.Contains(head, "\r\nContent-Length: "+strconv.Itoa(len(wantBody))) {
-				t.Errorf("want Content-Length %d in %q", len(wantBody), head)
-			}
-			if c.name == "head" {
-				wantBody = ""
-			}
-			if body != wantBody {
-				t.Errorf("want body %q, got %q", wantBody, body)
-			}
-		})
-	}
-	d.waitLog("-> 408 in")
-	for _, want := range []string{"GET -> 200", "HEAD -> 200", "-> 405", "-> 400", "-> 414", "-> 431", "-> 505"} {
-		if !strings.Contains(d.logText(), want) {
-			t.Errorf("want %q in the log", want)
+				head, body, ok := strings.Cut(resp, "\r\n\r\n")
+				if !ok {
+					t.Fatalf("want a header section ending in CRLF CRLF, got %q", resp)
+				}
+				for _, h := range []string{"\r\nDate: ", "\r\nContent-Type: text/plain; charset=utf-8", "\r\nConnection: close"} {
+					if !strings.Contains(head, h) {
+						t.Errorf("want %q in %q", h, head)
+					}
+				}
+				wantBody := "Hello, World!\n"
+				if !strings.HasPrefix(c.status, "HTTP/1.1 200") {
+					wantBody = strings.TrimPrefix(c.status, "HTTP/1.1 ") + "\n"
+				}
+				if !strings.Contains(head, "\r\nContent-Length: "+strconv.Itoa(len(wantBody))) {
+					t.Errorf("want Content-Length %d in %q", len(wantBody), head)
+				}
+				if c.name == "head" {
+					wantBody = ""
+				}
+				if body != wantBody {
+					t.Errorf("want body %q, got %q", wantBody, body)
+				}
+			})
 		}
-	}
+		d.waitLog("-> 408 in")
+		for _, want := range []string{"GET -> 200", "HEAD -> 200", "-> 405", "-> 400", "-> 414", "-> 431", "-> 505"} {
+			if !strings.Contains(d.logText(), want) {
+				t.Errorf("want %q in the log", want)
+			}
+		}
+	})
 }
 
 func TestMessageAndRealClients(t *testing.T) {
-	d := start(t, []string{"HELLOD_MESSAGE=Bonjour\n"})
-	// Go's client.
-	for _, method := range []string{"GET", "HEAD"} {
-		req, _ := http.NewRequest(method, "http://"+d.addr+"/x", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", method, err)
+	eachStrategy(t, func(t *testing.T, strategy string) {
+		d := start(t, []string{"HELLOD_MESSAGE=Bonjour\n"}, strategy)
+		// Go's client.
+		for _, method := range []string{"GET", "HEAD"} {
+			req, _ := http.NewRequest(method, "http://"+d.addr+"/x", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", method, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "Bonjour\n"
+			if method == "HEAD" {
+				want = ""
+			}
+			if resp.StatusCode != 200 || string(body) != want || resp.ContentLength != 8 {
+				t.Errorf("%s: want 200 %q (length 8), got %d %q (%d)", method, want, resp.StatusCode, body, resp.ContentLength)
+			}
 		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
+		// curl and Python's http.client, when present (CI installs them).
+		for _, c := range []struct {
+			name string
+			args []string
+		}{
+			{"curl", []string{"-sS", "--fail", "--max-time", "20", "http://" + d.addr + "/"}},
+			{"python3", []string{"-c", `import http.client,sys; c=http.client.HTTPConnection(sys.argv[1],timeout=20); c.request("GET","/"); r=c.getresponse(); sys.stdout.write(str(r.status)+" "+r.read().decode())`, d.addr}},
+		} {
+			if _, err := exec.LookPath(c.name); err != nil {
+				t.Logf("%s not installed: skipped", c.name)
+				continue
+			}
+			out, err := exec.Command(c.name, c.args...).CombinedOutput()
+			want := "Bonjour\n"
+			if c.name == "python3" {
+				want = "200 Bonjour\n"
+			}
+			if err != nil || string(out) != want {
+				t.Errorf("%s: want %q, got %q (%v)", c.name, want, out, err)
+			}
 		}
-		want := "Bonjour\n"
-		if method == "HEAD" {
-			want = ""
-		}
-		if resp.StatusCode != 200 || string(body) != want || resp.ContentLength != 8 {
-			t.Errorf("%s: want 200 %q (length 8), got %d %q (%d)", method, want, resp.StatusCode, body, resp.ContentLength)
-		}
-	}
-	// curl and Python's http.client, when present (CI installs them).
-	for _, c := range []struct {
-		name string
-		args []string
-	}{
-		{"curl", []string{"-sS", "--fail", "--max-time", "20", "http://" + d.addr + "/"}},
-		{"python3", []string{"-c", `import http.client,sys
-c=http.client.HTTPConnection(sys.argv[1],timeout=20); c.request("GET","/"); r=c.getresponse()
-sys.stdout.write(str(r.status)+" "+r.read().decode())`, d.addr}},
-	} {
-		if _, err := exec.LookPath(c.name); err != nil {
-			t.Logf("%s not installed: skipped", c.name)
-			continue
-		}
-		out, err := exec.Command(c.name, c.args...).CombinedOutput()
-		want := "Bonjour\n"
-		if c.name == "python3" {
-			want = "200 Bonjour\n"
-		}
-		if err != nil || string(out) != want {
-			t.Errorf("%s: want %q, got %q (%v)", c.name, want, out, err)
-		}
-	}
+	})
 }
 
 // fdTargets lists a process's open descriptors and what they point to.
@@ -379,204 +392,226 @@ func fdTargets(pid int) (map[int]string, error) {
 }
 
 func TestChildHoldsOnlyItsConnection(t *testing.T) {
-	d := start(t, []string{"NOTIFY_SOCKET=/nonexistent/notify", "WATCHDOG_USEC=60000000"}, "--log-level", "debug")
-	c, err := net.Dial("tcp", d.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	pid := d.nthChildPID(1)
-	// Wait for the child to have exec'd and settled: its descriptors must
-	// come to be exactly stdin, stdout, stderr and the connection.
-	var fds map[int]string
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		fds, err = fdTargets(pid)
-		if err != nil {
-			t.Fatalf("child %d: %v", pid, err)
-		}
-		if bytes.Contains(cmdline, []byte("\x00"+child.Arg+"\x00")) && len(fds) == 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("want child %d (exec'd) to hold fds 0-3, got %v (cmdline %q)", pid, fds, cmdline)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	keys := make([]int, 0, len(fds))
-	for k := range fds {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
-	if fmt.Sprint(keys) != "[0 1 2 3]" || fds[0] != "/dev/null" || fds[1] != "/dev/null" ||
-		!strings.HasPrefix(fds[child.ConnFD], "socket:[") {
-		t.Errorf("want 0,1 -> /dev/null, 2 -> stderr, 3 -> socket, got %v", fds)
-	}
-	// Its socket is the accepted connection, not the listener: same inode
-	// as the client's peer is not observable, but the parent's listener
-	// inode must differ.
-	parent, _ := fdTargets(d.cmd.Process.Pid)
-	for fd, target := range parent {
-		if target == fds[child.ConnFD] {
-			t.Errorf("child's fd 3 (%s) is also the parent's fd %d: want the parent to have closed it", target, fd)
-		}
-	}
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range bytes.Split(env, []byte{0}) {
-		for _, bad := range []string{"LISTEN_", "NOTIFY_SOCKET=", "WATCHDOG_"} {
-			if bytes.HasPrefix(v, []byte(bad)) {
-				t.Errorf("child environment has %q", v)
+	// What a settled child holds: an exec child stdin and stdout on
+	// /dev/null, stderr and its connection; a fork child closes everything
+	// but stderr and its connection.
+	for _, c := range []struct {
+		strategy string
+		want     string
+	}{
+		{"exec", "[0 1 2 3]"},
+		{"fork", "[2 3]"},
+	} {
+		t.Run(c.strategy, func(t *testing.T) {
+			d := start(t, []string{"NOTIFY_SOCKET=/nonexistent/notify", "WATCHDOG_USEC=60000000"},
+				"--child="+c.strategy, "--log-level", "debug")
+			conn, err := net.Dial("tcp", d.addr)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	b, _ := io.ReadAll(c)
-	if statusLine(string(b)) != "HTTP/1.1 200 OK" {
-		t.Errorf("want a 200, got %q", b)
+			defer conn.Close()
+			pid := d.nthChildPID(1)
+			var fds map[int]string
+			var keys []int
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				fds, err = fdTargets(pid)
+				if err != nil {
+					t.Fatalf("child %d: %v", pid, err)
+				}
+				keys = keys[:0]
+				for k := range fds {
+					keys = append(keys, k)
+				}
+				sort.Ints(keys)
+				execd := bytes.Contains(cmdline, []byte("\x00"+child.Arg+"\x00"))
+				if fmt.Sprint(keys) == c.want && (c.strategy != "exec" || execd) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("want child %d to settle holding fds %s, got %v (cmdline %q)", pid, c.want, fds, cmdline)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if !strings.HasPrefix(fds[child.ConnFD], "socket:[") {
+				t.Errorf("want fd %d to be the connection, got %v", child.ConnFD, fds)
+			}
+			if c.strategy == "exec" && (fds[0] != "/dev/null" || fds[1] != "/dev/null") {
+				t.Errorf("want 0,1 -> /dev/null, got %v", fds)
+			}
+			parent, _ := fdTargets(d.cmd.Process.Pid)
+			if fds[2] != parent[2] {
+				t.Errorf("want the child's stderr to be the parent's (%s), got %s", parent[2], fds[2])
+			}
+			for fd, target := range parent {
+				if target == fds[child.ConnFD] {
+					t.Errorf("child's fd 3 (%s) is also the parent's fd %d: want the parent to have closed it", target, fd)
+				}
+			}
+			if c.strategy == "exec" {
+				env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range bytes.Split(env, []byte{0}) {
+					for _, bad := range []string{"LISTEN_", "NOTIFY_SOCKET=", "WATCHDOG_"} {
+						if bytes.HasPrefix(v, []byte(bad)) {
+							t.Errorf("child environment has %q", v)
+						}
+					}
+				}
+			}
+			io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			b, _ := io.ReadAll(conn)
+			if statusLine(string(b)) != "HTTP/1.1 200 OK" {
+				t.Errorf("want a 200, got %q", b)
+			}
+		})
 	}
 }
 
 func TestNoZombiesAfter1000Connections(t *testing.T) {
-	n := 1000
-	if testing.Short() {
-		n = 200
-	}
-	d := start(t, nil)
-	const workers = 16
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	bad := map[string]int{}
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range next {
-				got := statusLine(exchange(t, d.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-				if got != "HTTP/1.1 200 OK" {
-					mu.Lock()
-					bad[got]++
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if len(bad) != 0 {
-		t.Errorf("want %d x 200, got these others: %v", n, bad)
-	}
-	d.waitLogN("GET -> 200", n)
-	// Every child has been reaped: the daemon has no child left, zombie or not.
-	deadline := time.Now().Add(20 * time.Second)
-	for len(d.children()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("want no children after %d connections, got %v", n, d.children())
+	eachStrategy(t, func(t *testing.T, strategy string) {
+		n := 1000
+		if testing.Short() {
+			n = 200
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := strings.Count(d.logText(), "EXIT_STATUS=0"); got != n {
-		t.Errorf("want %d exits logged, got %d", n, got)
-	}
+		d := start(t, nil, strategy)
+		const workers = 16
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		bad := map[string]int{}
+		next := make(chan int)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range next {
+					got := statusLine(exchange(t, d.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+					if got != "HTTP/1.1 200 OK" {
+						mu.Lock()
+						bad[got]++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		for i := 0; i < n; i++ {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		if len(bad) != 0 {
+			t.Errorf("want %d x 200, got these others: %v", n, bad)
+		}
+		d.waitLogN("GET -> 200", n)
+		// Every child has been reaped: the daemon has no child left, zombie or not.
+		deadline := time.Now().Add(20 * time.Second)
+		for len(d.children()) != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("want no children after %d connections, got %v", n, d.children())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := strings.Count(d.logText(), "EXIT_STATUS=0"); got != n {
+			t.Errorf("want %d exits logged, got %d", n, got)
+		}
+	})
 }
 
 func TestMaxChildrenBackpressure(t *testing.T) {
-	d := start(t, nil, "--max-children", "2", "--header-timeout", "20s", "--child-timeout", "30s")
-	idle1, err := net.Dial("tcp", d.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle1.Close()
-	idle2, err := net.Dial("tcp", d.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle2.Close()
-	d.waitLog("not accepting until one exits")
-	// A third client connects (the kernel queues it) and sends its request.
-	var queued []net.Conn
-	for i := 0; i < 3; i++ {
-		c, err := net.Dial("tcp", d.addr)
+	eachStrategy(t, func(t *testing.T, strategy string) {
+		d := start(t, nil, strategy, "--max-children", "2", "--header-timeout", "20s", "--child-timeout", "30s")
+		idle1, err := net.Dial("tcp", d.addr)
 		if err != nil {
-			t.Fatalf("want the connection queued, not refused: %v", err)
+			t.Fatal(err)
 		}
-		defer c.Close()
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		queued = append(queued, c)
-	}
-	if n := len(d.children()); n > 2 {
-		t.Errorf("want at most 2 children at the cap, got %d", n)
-	}
-	// Finishing one idle client frees a slot; the third is served.
-	io.WriteString(idle1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	io.ReadAll(idle1)
-	for i, c := range queued {
-		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		b, err := io.ReadAll(c)
-		if err != nil || statusLine(string(b)) != "HTTP/1.1 200 OK" {
-			t.Fatalf("want queued client %d served once a slot freed, got %q, %v", i, b, err)
+		defer idle1.Close()
+		idle2, err := net.Dial("tcp", d.addr)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// Three connections waited in one episode: it was logged once.
-	first, _, _ := strings.Cut(d.logText(), "below --max-children again")
-	if n := strings.Count(first, "not accepting until one exits"); n != 1 {
-		t.Errorf("want the cap logged once for the episode, got %d", n)
-	}
+		defer idle2.Close()
+		d.waitLog("not accepting until one exits")
+		// A third client connects (the kernel queues it) and sends its request.
+		var queued []net.Conn
+		for i := 0; i < 3; i++ {
+			c, err := net.Dial("tcp", d.addr)
+			if err != nil {
+				t.Fatalf("want the connection queued, not refused: %v", err)
+			}
+			defer c.Close()
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			queued = append(queued, c)
+		}
+		if n := len(d.children()); n > 2 {
+			t.Errorf("want at most 2 children at the cap, got %d", n)
+		}
+		// Finishing one idle client frees a slot; the third is served.
+		io.WriteString(idle1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		io.ReadAll(idle1)
+		for i, c := range queued {
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			b, err := io.ReadAll(c)
+			if err != nil || statusLine(string(b)) != "HTTP/1.1 200 OK" {
+				t.Fatalf("want queued client %d served once a slot freed, got %q, %v", i, b, err)
+			}
+		}
+		// Three connections waited in one episode: it was logged once.
+		first, _, _ := strings.Cut(d.logText(), "below --max-children again")
+		if n := strings.Count(first, "not accepting until one exits"); n != 1 {
+			t.Errorf("want the cap logged once for the episode, got %d", n)
+		}
+	})
 }
 
 func TestChildTimeoutKillsStoppedChild(t *testing.T) {
-	d := start(t, nil, "--log-level", "debug", "--header-timeout", "300ms", "--child-timeout", "600ms")
-	c, err := net.Dial("tcp", d.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	pid := d.nthChildPID(1)
-	// A stopped child cannot honour its own deadline: the parent kills it.
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	line := d.waitLog(fmt.Sprintf("child %d for", pid))
-	if !strings.Contains(line, "killed (SIGKILL): child timeout") {
-		t.Errorf("want the kill logged, got %q", line)
-	}
-	exit := d.waitLog(fmt.Sprintf("child %d for %s killed by signal SIGKILL", pid, c.LocalAddr()))
-	if !strings.Contains(exit, "EXIT_STATUS=137") {
-		t.Errorf("want EXIT_STATUS=137, got %q", exit)
-	}
-	// The daemon goes on.
-	if got := statusLine(exchange(t, d.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")); got != "HTTP/1.1 200 OK" {
-		t.Errorf("want a 200 after the kill, got %q", got)
-	}
+	eachStrategy(t, func(t *testing.T, strategy string) {
+		d := start(t, nil, strategy, "--log-level", "debug", "--header-timeout", "300ms", "--child-timeout", "600ms")
+		c, err := net.Dial("tcp", d.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		pid := d.nthChildPID(1)
+		// A stopped child cannot honour its own deadline: the parent kills it.
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		exit := d.waitLog(fmt.Sprintf("child %d for %s killed by signal SIGKILL (sent by hellod: child timeout)", pid, c.LocalAddr()))
+		if !strings.Contains(exit, "EXIT_STATUS=137") || !strings.Contains(exit, `REASON="child timeout"`) {
+			t.Errorf("want EXIT_STATUS=137 and the reason, got %q", exit)
+		}
+		// The daemon goes on.
+		if got := statusLine(exchange(t, d.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")); got != "HTTP/1.1 200 OK" {
+			t.Errorf("want a 200 after the kill, got %q", got)
+		}
+	})
 }
 
 func TestSIGTERMDrainsRunningChildren(t *testing.T) {
-	d := start(t, nil, "--log-level", "debug")
-	c, err := net.Dial("tcp", d.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	d.nthChildPID(1)
-	d.signal(syscall.SIGTERM)
-	d.waitLog("SIGTERM: stopping")
-	// The running child still answers.
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	b, _ := io.ReadAll(c)
-	if statusLine(string(b)) != "HTTP/1.1 200 OK" {
-		t.Errorf("want the in-flight request served during the drain, got %q", b)
-	}
-	if code := d.wait(30 * time.Second); code != 0 {
-		t.Errorf("want exit status 0, got %d", code)
-	}
+	eachStrategy(t, func(t *testing.T, strategy string) {
+		d := start(t, nil, strategy, "--log-level", "debug")
+		c, err := net.Dial("tcp", d.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		d.nthChildPID(1)
+		d.signal(syscall.SIGTERM)
+		d.waitLog("SIGTERM: stopping")
+		// The running child still answers.
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		b, _ := io.ReadAll(c)
+		if statusLine(string(b)) != "HTTP/1.1 200 OK" {
+			t.Errorf("want the in-flight request served during the drain, got %q", b)
+		}
+		if code := d.wait(30 * time.Second); code != 0 {
+			t.Errorf("want exit status 0, got %d", code)
+		}
+	})
 }
 
 func TestShutdownTimeoutAndSecondSignal(t *testing.T) {
@@ -589,7 +624,7 @@ func TestShutdownTimeoutAndSecondSignal(t *testing.T) {
 		if code := d.wait(30 * time.Second); code != 0 {
 			t.Errorf("want exit status 0, got %d", code)
 		}
-		if !strings.Contains(d.logText(), "killed (SIGKILL): shutdown timeout") {
+		if !strings.Contains(d.logText(), "killed by signal SIGKILL (sent by hellod: shutdown timeout)") {
 			t.Errorf("want the straggler killed at the shutdown timeout")
 		}
 	})

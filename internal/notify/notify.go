@@ -4,6 +4,7 @@
 package notify
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -44,11 +45,12 @@ func (n *Notifier) do(state string) error {
 }
 
 // WatchdogInterval is how often to send keep-alives: half of WATCHDOG_USEC
-// when the watchdog is enabled for this process, else 0.
-func WatchdogInterval() time.Duration {
+// when the watchdog is enabled for this process, else 0. Malformed
+// WATCHDOG_USEC or WATCHDOG_PID values give an error (and 0).
+func WatchdogInterval() (time.Duration, error) {
 	d, err := daemon.SdWatchdogEnabled(false)
-	if err != nil || d <= 0 {
-		return 0
+	if err != nil {
+		return 0, fmt.Errorf("watchdog disabled: %w", err)
 	}
-	return d / 2
+	return d / 2, nil
 }

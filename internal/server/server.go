@@ -98,7 +98,7 @@ type child struct {
 	remote unix.Sockaddr
 	start  time.Time
 	timer  *time.Timer
-	killed atomic.Bool
+	killed atomic.Pointer[string] // why hellod killed it, if it did
 }
 
 // New returns a Server.
@@ -381,18 +381,18 @@ func (s *Server) spawn(fd int, sa unix.Sockaddr) error {
 	return nil
 }
 
+// kill sends SIGKILL to c unless it was reaped already. The reason is
+// recorded first, so the exit line the reaper logs says who killed it.
 func (s *Server) kill(c *child, why string) {
+	c.killed.Store(&why)
 	if err := s.o.Reaper.Signal(c.pid, unix.SIGKILL); err != nil {
+		c.killed.Store(nil)
 		if !errors.Is(err, reaper.ErrReaped) {
 			s.log.Error(fmt.Sprintf("cannot kill child %d: %v", c.pid, err), "CHILD_PID", c.pid)
 		}
 		return
 	}
-	c.killed.Store(true)
 	s.killed.Add(1)
-	s.log.Warn(fmt.Sprintf("child %d for %s killed (SIGKILL): %s after %s", c.pid, linux.FormatSockaddr(c.remote), why,
-		time.Since(c.start).Round(time.Millisecond)),
-		"CHILD_PID", c.pid, "REMOTE_ADDR", linux.FormatSockaddr(c.remote), "REASON", why)
 }
 
 func (s *Server) signalExit() {
@@ -427,8 +427,13 @@ func (s *Server) logExit(c *child, e reaper.Exit) {
 	switch {
 	case e.Status.Signaled():
 		level = slog.LevelWarn
-		msg = fmt.Sprintf("child %d for %s killed by signal %s after %s ms (exit status %d)", c.pid, remote,
-			unix.SignalName(e.Status.Signal()), ms, code)
+		by := ""
+		if why := c.killed.Load(); why != nil {
+			by = " (sent by hellod: " + *why + ")"
+			attrs = append(attrs, "REASON", *why)
+		}
+		msg = fmt.Sprintf("child %d for %s killed by signal %s%s after %s ms (exit status %d)", c.pid, remote,
+			unix.SignalName(e.Status.Signal()), by, ms, code)
 	case known && o.Status() != 0:
 		s.served.Add(1)
 		attrs = append(attrs, "HTTP_STATUS", o.Status())

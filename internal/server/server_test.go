@@ -368,7 +368,7 @@ func TestChildTimeoutKills(t *testing.T) {
 	if sigs := fx.fake.signalList(); len(sigs) != 1 || sigs[0] != fmt.Sprintf("%d:SIGKILL", pid) {
 		t.Errorf("want one SIGKILL for %d, got %v", pid, sigs)
 	}
-	for _, want := range []string{"killed (SIGKILL): child timeout", "EXIT_STATUS=137"} {
+	for _, want := range []string{"killed by signal SIGKILL (sent by hellod: child timeout)", "EXIT_STATUS=137"} {
 		if !strings.Contains(fx.log.String(), want) {
 			t.Errorf("want %q in the log, got:\n%s", want, fx.log.String())
 		}
