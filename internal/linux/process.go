@@ -62,7 +62,7 @@ func CloseOnExecFrom(lowfd int) error {
 	if err == nil {
 		return nil
 	}
-	if err != unix.ENOSYS && err != unix.EINVAL {
+	if err != unix.ENOSYS && err != unix.EINVAL && err != unix.EPERM { // EPERM: a seccomp filter
 		return os.NewSyscallError("close_range", err)
 	}
 	ents, rerr := os.ReadDir("/proc/self/fd")

@@ -198,8 +198,8 @@ func FormatSockaddr(sa unix.Sockaddr) string {
 	case *unix.SockaddrInet4:
 		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
 	case *unix.SockaddrInet6:
-		ip := netip.AddrFrom16(a.Addr)
-		if a.ZoneId != 0 {
+		ip := netip.AddrFrom16(a.Addr).Unmap() // IPv4 clients of a dual-stack socket
+		if a.ZoneId != 0 && ip.Is6() {
 			ip = ip.WithZone(strconv.FormatUint(uint64(a.ZoneId), 10))
 		}
 		return netip.AddrPortFrom(ip, uint16(a.Port)).String()
