@@ -114,6 +114,7 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		ChildTimeout:     cfg.ChildTimeout,
 		ShutdownTimeout:  cfg.ShutdownTimeout,
 		IdleExit:         cfg.IdleExit,
+		EvictAfter:       cfg.EvictAfter,
 		WatchdogInterval: watchdog,
 		Logger:           log,
 		Notifier:         notify.New(),

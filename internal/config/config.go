@@ -23,6 +23,7 @@ const (
 	DefaultHeaderTimeout   = 10 * time.Second
 	DefaultChildTimeout    = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultEvictAfter      = 500 * time.Millisecond
 	DefaultMessage         = "Hello, World!\n"
 	// MaxMessage bounds --message so a response stays small.
 	MaxMessage = 64 << 10
@@ -38,6 +39,7 @@ type Config struct {
 	ChildTimeout    time.Duration
 	ShutdownTimeout time.Duration
 	IdleExit        time.Duration // 0: never
+	EvictAfter      time.Duration // 0: never evict at the cap
 	Message         string
 	LogLevel        slog.Level
 	Child           string // child strategy: "exec" or "fork"
@@ -209,6 +211,7 @@ func NewFlagSet(c *Config) *flag.FlagSet {
 	fs.Var(durationFlag{d: &c.HeaderTimeout}, "header-timeout", "a request's header section must arrive within this, else 408")
 	fs.Var(durationFlag{d: &c.ChildTimeout}, "child-timeout", "a child lives at most this long, else it is killed (SIGKILL)")
 	fs.Var(durationFlag{d: &c.ShutdownTimeout}, "shutdown-timeout", "on SIGTERM/SIGINT, how long running children may finish before SIGKILL")
+	fs.Var(durationFlag{d: &c.EvictAfter, zeroOK: true}, "evict-after", "at --max-children, while connections wait, kill children that have run this long, oldest first (0: never)")
 	fs.Var(durationFlag{d: &c.IdleExit, zeroOK: true}, "idle-exit", "exit after this long without connections or children (0: never)")
 	fs.Var(messageFlag{&c.Message}, "message", "body of the 200 response")
 	fs.Var(levelFlag{&c.LogLevel}, "log-level", "debug, info (one line per connection), warn or error")
@@ -225,6 +228,7 @@ func Default() Config {
 		HeaderTimeout:   DefaultHeaderTimeout,
 		ChildTimeout:    DefaultChildTimeout,
 		ShutdownTimeout: DefaultShutdownTimeout,
+		EvictAfter:      DefaultEvictAfter,
 		Message:         DefaultMessage,
 		LogLevel:        slog.LevelInfo,
 		Child:           Strategies[0],

@@ -20,7 +20,7 @@ func TestParse(t *testing.T) {
 	}{
 		{nil, nil, func(c Config) bool {
 			return strings.Join(c.Listen, ",") == ":8000" && c.MaxChildren == 512 && c.HeaderTimeout == 10*time.Second &&
-				c.ChildTimeout == 30*time.Second && c.ShutdownTimeout == 10*time.Second && c.IdleExit == 0 &&
+				c.ChildTimeout == 30*time.Second && c.ShutdownTimeout == 10*time.Second && c.IdleExit == 0 && c.EvictAfter == 500*time.Millisecond &&
 				c.Message == "Hello, World!\n" && c.LogLevel == slog.LevelInfo && c.Child == Strategies[0]
 		}},
 		{[]string{"--listen", "127.0.0.1:1", "--listen=[::1]:2,unix:/run/x.sock"}, nil, func(c Config) bool {
@@ -40,6 +40,7 @@ func TestParse(t *testing.T) {
 			}},
 		{[]string{"--max-children=9"}, map[string]string{"HELLOD_MAX_CHILDREN": "3"}, func(c Config) bool { return c.MaxChildren == 9 }},
 		{[]string{"--version"}, nil, func(c Config) bool { return c.Version }},
+		{[]string{"--evict-after", "0"}, nil, func(c Config) bool { return c.EvictAfter == 0 }},
 		{[]string{"--log-level", "WARN"}, nil, func(c Config) bool { return c.LogLevel == slog.LevelWarn }},
 	} {
 		got, err := Parse(c.args, lookupIn(c.env))
@@ -70,6 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--shutdown-timeout", "soon"}, nil, "want a duration"},
 		{[]string{"--idle-exit", "-5s"}, nil, "want a positive duration"},
 		{nil, map[string]string{"HELLOD_IDLE_EXIT": "forever"}, "HELLOD_IDLE_EXIT"},
+		{[]string{"--evict-after", "-1s"}, nil, "want a positive duration"},
 		{[]string{"--header-timeout", "1m", "--child-timeout", "30s"}, nil, "must not exceed --child-timeout"},
 		{[]string{"--log-level", "loud"}, nil, "want debug, info, warn or error"},
 		{[]string{"--child", "thread"}, nil, "want " + strings.Join(Strategies, " or ")},
@@ -110,7 +112,7 @@ func TestUsageNamesEveryFlagAndVariable(t *testing.T) {
 	c := Default()
 	fs := NewFlagSet(&c)
 	for _, name := range []string{"listen", "max-children", "header-timeout", "child-timeout", "shutdown-timeout",
-		"idle-exit", "message", "log-level", "child", "version"} {
+		"idle-exit", "evict-after", "message", "log-level", "child", "version"} {
 		if fs.Lookup(name) == nil {
 			t.Errorf("want flag --%s", name)
 		}

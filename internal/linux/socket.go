@@ -226,3 +226,17 @@ func Pending(fd int) (int, error) {
 	}
 	return n, nil
 }
+
+// AcceptQueue returns how many connections wait in the accept queue of the
+// listening socket fd: exact for TCP (tcpi_unacked of a listening socket,
+// see tcp(7)), else 1 when poll(2) finds it readable, 0 otherwise.
+func AcceptQueue(fd int) int {
+	if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && info.State == unix.BPF_TCP_LISTEN {
+		return int(info.Unacked)
+	}
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(pfd, 0); err == nil && n > 0 && pfd[0].Revents&unix.POLLIN != 0 {
+		return 1
+	}
+	return 0
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,10 +49,13 @@ type Notifier interface {
 
 // Options configure a Server.
 type Options struct {
-	MaxChildren      int
-	ChildTimeout     time.Duration // SIGKILL a child alive this long
-	ShutdownTimeout  time.Duration // on shutdown, SIGKILL children still alive after this
-	IdleExit         time.Duration // 0: never
+	MaxChildren     int
+	ChildTimeout    time.Duration // SIGKILL a child alive this long
+	ShutdownTimeout time.Duration // on shutdown, SIGKILL children still alive after this
+	IdleExit        time.Duration // 0: never
+	// EvictAfter: at MaxChildren, while connections wait to be accepted,
+	// kill the oldest children that have run at least this long (0: never).
+	EvictAfter       time.Duration
 	WatchdogInterval time.Duration // 0: no keep-alives
 	StatusInterval   time.Duration // least time between two STATUS= updates (default 1s)
 	Logger           *slog.Logger
@@ -73,6 +77,8 @@ const (
 	maxBackoff = time.Second
 	// reapWait bounds how long Serve waits for killed children to be reaped.
 	reapWait = 5 * time.Second
+	// evictTick is how often, at the cap, the backlog is looked at.
+	evictTick = 10 * time.Millisecond
 )
 
 // Server runs the accept loop. Create it with New; Serve runs once.
@@ -91,6 +97,8 @@ type Server struct {
 	active, served, killed, startFails atomic.Int64
 	atCap                              atomic.Bool
 	capSince                           atomic.Int64
+	capHit                             chan struct{} // the cap was reached (coalescing)
+	evicted                            atomic.Int64
 }
 
 type child struct {
@@ -123,6 +131,7 @@ func New(o Options) (*Server, error) {
 		slots:    make(chan struct{}, o.MaxChildren),
 		stop:     make(chan struct{}),
 		exited:   make(chan struct{}, 1),
+		capHit:   make(chan struct{}, 1),
 		children: make(map[int]*child),
 	}
 	s.touch()
@@ -194,6 +203,9 @@ func (s *Server) Serve(ctx context.Context, ls []activation.Listener) (string, e
 	if s.o.IdleExit > 0 {
 		go s.idleLoop(bg, idle)
 	}
+	if s.o.EvictAfter > 0 {
+		go s.evictLoop(bg, ls)
+	}
 
 	var why string
 	var err error
@@ -238,6 +250,10 @@ func (s *Server) acquire() bool {
 	}
 	if s.atCap.CompareAndSwap(false, true) {
 		s.capSince.Store(time.Now().UnixNano())
+		select {
+		case s.capHit <- struct{}{}:
+		default:
+		}
 		s.log.Warn(fmt.Sprintf("%d children running (--max-children): not accepting until one exits; new connections wait in the listen backlog", s.o.MaxChildren),
 			"MAX_CHILDREN", s.o.MaxChildren)
 	}
@@ -478,6 +494,78 @@ func (s *Server) drain(why string) {
 			return
 		}
 	}
+}
+
+// evictLoop runs while the server is at MaxChildren: when connections wait
+// in a listen backlog, it kills as many of the oldest children as are
+// waiting, provided they have run at least EvictAfter. Children that old are
+// almost always clients that do not finish their request (slow-loris), so
+// fresh clients get served instead of waiting behind them (the policy of
+// sshd's MaxStartups, made deterministic: oldest first).
+func (s *Server) evictLoop(ctx context.Context, ls []activation.Listener) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.capHit:
+		}
+		t := time.NewTicker(evictTick)
+		episode := 0
+		for s.atCap.Load() {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if n := waiting(ls); n > 0 {
+				k := s.evict(n)
+				if k > 0 && episode == 0 {
+					s.log.Warn(fmt.Sprintf("at --max-children with connections waiting: killing children older than %s, oldest first (--evict-after)", s.o.EvictAfter))
+				}
+				episode += k
+			}
+		}
+		t.Stop()
+	}
+}
+
+// waiting estimates how many connections wait in the listeners' accept
+// queues: the exact count for TCP (TCP_INFO of a listening socket), 1 for
+// another readable listener.
+func waiting(ls []activation.Listener) int {
+	n := 0
+	for _, l := range ls {
+		rc, err := l.File.SyscallConn()
+		if err != nil {
+			continue
+		}
+		rc.Control(func(fd uintptr) { n += linux.AcceptQueue(int(fd)) })
+	}
+	return n
+}
+
+// evict kills up to n of the oldest children that have run at least
+// EvictAfter, and returns how many it signalled.
+func (s *Server) evict(n int) int {
+	cutoff := time.Now().Add(-s.o.EvictAfter)
+	s.mu.Lock()
+	var old []*child
+	for _, c := range s.children {
+		if c.start.Before(cutoff) && c.killed.Load() == nil {
+			old = append(old, c)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(old, func(i, j int) bool { return old[i].start.Before(old[j].start) })
+	if len(old) > n {
+		old = old[:n]
+	}
+	for _, c := range old {
+		s.kill(c, fmt.Sprintf("evicted after %s at --max-children, connections waiting", time.Since(c.start).Round(time.Millisecond)))
+	}
+	s.evicted.Add(int64(len(old)))
+	return len(old)
 }
 
 // KillAll sends SIGKILL to every running child.

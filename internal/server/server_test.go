@@ -521,3 +521,49 @@ func TestExitLogLevels(t *testing.T) {
 		t.Errorf("want a failed child logged as an error, got:\n%s", fx.log.String())
 	}
 }
+
+func TestEvictOldestAtCapWhenConnectionsWait(t *testing.T) {
+	fx := newFixture(t, Options{MaxChildren: 2, EvictAfter: 100 * time.Millisecond})
+	slow1 := dial(t, fx.ls[0])
+	p1 := fx.fake.waitStarted(t)
+	dial(t, fx.ls[0])
+	p2 := fx.fake.waitStarted(t)
+	// Nobody waits: however old the children get, none is evicted.
+	fx.log.waitFor(t, "not accepting until one exits")
+	time.Sleep(300 * time.Millisecond) // older than EvictAfter, on purpose
+	if sigs := fx.fake.signalList(); len(sigs) != 0 {
+		t.Fatalf("want no eviction while no connection waits, got %v", sigs)
+	}
+	// A fresh client arrives: the oldest child is evicted, the client served.
+	fresh := dial(t, fx.ls[0])
+	p3 := fx.fake.waitStarted(t)
+	if sigs := fx.fake.signalList(); len(sigs) != 1 || sigs[0] != fmt.Sprintf("%d:SIGKILL", p1) {
+		t.Errorf("want the oldest child %d evicted, got %v", p1, sigs)
+	}
+	fx.fake.serve(p3)
+	if got := readAll(t, fresh); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
+		t.Errorf("want the fresh client served, got %q", got)
+	}
+	if got := readAll(t, slow1); got != "" {
+		t.Errorf("want the evicted client closed without a response, got %q", got)
+	}
+	fx.log.waitFor(t, fmt.Sprintf("child %d for", p1))
+	if !strings.Contains(fx.log.String(), "sent by hellod: evicted after") {
+		t.Errorf("want the eviction on the exit line, got:\n%s", fx.log.String())
+	}
+	_ = p2
+}
+
+func TestNoEvictionWhenDisabled(t *testing.T) {
+	fx := newFixture(t, Options{MaxChildren: 1})
+	dial(t, fx.ls[0])
+	p1 := fx.fake.waitStarted(t)
+	fx.log.waitFor(t, "not accepting until one exits")
+	dial(t, fx.ls[0])
+	time.Sleep(200 * time.Millisecond) // a window in which nothing may happen
+	if sigs := fx.fake.signalList(); len(sigs) != 0 {
+		t.Fatalf("want no eviction with EvictAfter 0, got %v", sigs)
+	}
+	fx.fake.serve(p1)
+	fx.fake.waitStarted(t)
+}
