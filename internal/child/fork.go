@@ -1,6 +1,7 @@
 package child
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/hellod/hellod/internal/response"
 	"golang.org/x/sys/unix"
 )
+
+//go:generate go test -run ^TestForkParseFuzzCopy$ . -args -update-forkfuzz
 
 // Fork starts each child with a true fork (clone(2) with SIGCHLD, no exec):
 // the child answers its connection with the allocation-free responder of
@@ -36,8 +39,14 @@ type forkResponses struct {
 // outcomeSlots bounds the outcome codes that index forkResponses.b.
 const outcomeSlots = 32
 
+// errForkFuzzBuild is NewFork's error in a build with -tags forkfuzz.
+var errForkFuzzBuild = errors.New("fork strategy unavailable: built with -tags forkfuzz, whose request parser may not run in a forked child")
+
 // NewFork prepares a fork strategy.
 func NewFork(s Settings) (*Fork, error) {
+	if !forkParserNosplit {
+		return nil, errForkFuzzBuild
+	}
 	f := &Fork{s: s, strictColons: urlStrictColons()}
 	f.responses(time.Now())
 	return f, nil

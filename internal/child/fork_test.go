@@ -125,6 +125,12 @@ func trunc(s string) string {
 	return s
 }
 
+// FuzzForkParser checks that the fork child's parser decides as Decide on
+// the same bytes, both read in pieces of 4096, 7 and 1 bytes. The seed
+// corpus is parserCases and testdata/fuzz/FuzzForkParser. Fuzzing needs
+// the parser without its nosplit pragmas (see forkparse.go):
+//
+//	go test -tags forkfuzz -run '^$' -fuzz '^FuzzForkParser$' -fuzztime 60s ./internal/child
 func FuzzForkParser(f *testing.F) {
 	for _, c := range parserCases {
 		if len(c) < 1024 {
@@ -133,9 +139,11 @@ func FuzzForkParser(f *testing.F) {
 	}
 	strict := urlStrictColons()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		want := execDecideBytes(data)
-		if got := forkDecideBytes(data, 4096, strict); got != want {
-			t.Fatalf("%q: fork parser %v, Decide %v", data, got, want)
+		for _, chunk := range []int{4096, 7, 1} {
+			want := Decide(bufio.NewReaderSize(&chunkReader{data, chunk}, 4096))
+			if got := forkDecideBytes(data, chunk, strict); got != want {
+				t.Fatalf("%q (reads of %d): fork parser %v, Decide %v", data, chunk, got, want)
+			}
 		}
 	})
 }

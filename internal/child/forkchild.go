@@ -126,12 +126,13 @@ func forkChildMain(a *forkArgs) {
 		syscall.RawSyscall(syscall.SYS_FCNTL, ConnFD, syscall.F_SETFL, fl&^syscall.O_NONBLOCK)
 	}
 
-	var head []byte
-	lineEnd := 0
-	body, extra := false, false
-	o := forkReadDecide(a, &head, &lineEnd, &extra)
+	// h holds no pointers: writing it through a pointer needs no write
+	// barrier (a runtime call, and the parent may have forked mid-GC).
+	var h headScan
+	body := false
+	o := forkReadDecide(a, &h)
 	if o == headComplete {
-		o = classifyFork(head, lineEnd, a.strictColons, &body)
+		o = classifyFork(a.buf[:h.w], h.lineEnd, a.strictColons, &body)
 	}
 	if o == response.ClientGone {
 		forkExit(o)
@@ -140,7 +141,7 @@ func forkChildMain(a *forkArgs) {
 		forkExit(response.WriteFailed)
 	}
 	// Linger as Serve does: when the client may still be sending.
-	if body || extra || (o != response.OKGet && o != response.OKHead) || forkPending() {
+	if body || h.extra || (o != response.OKGet && o != response.OKHead) || forkPending() {
 		forkLinger(a)
 	}
 	forkExit(o)
@@ -202,16 +203,16 @@ func forkRead(p []byte, deadline int64) int {
 }
 
 // forkReadDecide reads the request head as ReadHead does and decides as
-// Decide does, except that for a complete head it returns headComplete and
-// the head, for the caller to classify.
+// Decide does, except that for a complete head it returns headComplete, the
+// head being a.buf[:h.w], for the caller to classify. It writes no pointer
+// through a pointer (that would be a write barrier, a runtime call).
 //
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func forkReadDecide(a *forkArgs, head *[]byte, lineEnd *int, extra *bool) response.Outcome {
+func forkReadDecide(a *forkArgs, h *headScan) response.Outcome {
 	buf := a.buf[:]
-	var h headScan
-	h.lineEnd = -1
+	*h = headScan{lineEnd: -1}
 	deadline := a.headerDeadline
 	if a.deadline < deadline {
 		deadline = a.deadline
@@ -236,11 +237,6 @@ func forkReadDecide(a *forkArgs, head *[]byte, lineEnd *int, extra *bool) respon
 			return h.atEOF(buf)
 		}
 		if o, done := h.feed(buf, n); done {
-			if o == headComplete {
-				*head = buf[:h.w]
-				*lineEnd = h.lineEnd
-				*extra = h.extra
-			}
 			return o
 		}
 	}

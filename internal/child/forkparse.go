@@ -1,3 +1,5 @@
+//go:build !forkfuzz
+
 package child
 
 // The fork child's request parser. It runs in the forked child, so the
@@ -6,8 +8,21 @@ package child
 // reproduces, byte for byte, what ReadHead, Decide and Classify (that is
 // http.ReadRequest with net/url and net/textproto of this Go release)
 // decide; fork_test.go and FuzzForkParser check that it does.
+//
+// forkparse.go is the parser's only source. forkparse_fuzz.go is generated
+// from it (go generate; TestForkParseFuzzCopy fails when it is stale) for
+// builds with -tags forkfuzz: the same code without the nosplit, norace and
+// nocheckptr pragmas. Fuzzing needs it: go test -fuzz instruments every
+// package of the test binary, which enlarges these frames beyond what the
+// linker's nosplit check allows. A forkfuzz build refuses the fork
+// strategy (forkParserNosplit), since its child would call functions that
+// may grow the stack.
 
 import "github.com/hellod/hellod/internal/response"
+
+// forkParserNosplit reports whether this build's parser can run in a forked
+// child (it is false in the generated forkfuzz copy).
+const forkParserNosplit = true
 
 // headScan collects a request head in a buffer as ReadHead does: leading
 // empty lines are dropped, the request line and the header section are

@@ -47,7 +47,7 @@ type Config struct {
 }
 
 // Strategies lists the accepted values of --child; the first is the default.
-var Strategies = []string{"exec", "fork"}
+var Strategies = []string{"fork", "exec"}
 
 // ErrHelp is returned by Parse when --help was asked for.
 var ErrHelp = flag.ErrHelp
