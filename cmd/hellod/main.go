@@ -57,6 +57,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "hellod %s\n", Version())
 		return exitOK
 	}
+	// A small heap keeps forks cheap: fork(2) copies the page tables of
+	// every resident anonymous page, and the children make the parent's
+	// later writes copy-on-write. The live heap is tiny, so collect often
+	// (unless GOGC says otherwise).
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(25)
+	}
 	log := logging.New(stderr, cfg.LogLevel)
 	if err := serve(cfg, log); err != nil {
 		log.Error(err.Error())

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,20 +67,44 @@ func Socket(fd int) (SocketInfo, error) {
 }
 
 // Accept accepts one connection from the listening socket lfd with
-// accept4(2). The new descriptor is close-on-exec and blocking: a child gets
-// it as a plain blocking socket. EINTR is retried; EAGAIN is returned as is
-// so a caller driving a non-blocking listener can wait for readiness.
-func Accept(lfd int) (int, unix.Sockaddr, error) {
+// accept4(2) and returns it with the peer's address (invalid for a unix
+// socket peer). The new descriptor is close-on-exec and blocking: a child
+// gets it as a plain blocking socket. EINTR is retried; EAGAIN is returned as
+// is so a caller driving a non-blocking listener can wait for readiness. It
+// allocates nothing.
+func Accept(lfd int) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
 	for {
-		nfd, sa, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
-		if err == unix.EINTR {
+		l := uint32(unix.SizeofSockaddrAny)
+		nfd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)),
+			uintptr(unsafe.Pointer(&l)), unix.SOCK_CLOEXEC, 0, 0)
+		switch errno {
+		case 0:
+			return int(nfd), peerAddr(&rsa), nil
+		case unix.EINTR:
 			continue
 		}
-		if err != nil {
-			return -1, nil, os.NewSyscallError("accept4", err)
-		}
-		return nfd, sa, nil
+		return -1, netip.AddrPort{}, os.NewSyscallError("accept4", errno)
 	}
+}
+
+// peerAddr decodes an IPv4 or IPv6 socket address; IPv4-mapped IPv6
+// addresses are unmapped (the IPv4 clients of a dual-stack socket).
+func peerAddr(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), ntohs(sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), ntohs(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+func ntohs(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
 }
 
 // Close closes fd, ignoring EINTR as close(2) on Linux always releases it.

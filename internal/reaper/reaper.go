@@ -46,6 +46,7 @@ type Reaper struct {
 	done      chan struct{}
 	stopped   chan struct{}
 	onError   func(error)
+	ready     []dispatch // reused by reapAll: reaping allocates nothing
 }
 
 // Start installs the SIGCHLD handler and starts reaping. onError, if not
@@ -130,7 +131,7 @@ type dispatch struct {
 // reapAll reaps every terminated child: SIGCHLD coalesces, so one signal
 // may stand for many exits.
 func (r *Reaper) reapAll() {
-	var ready []dispatch
+	ready := r.ready[:0]
 	now := time.Now()
 	r.mu.Lock()
 	for {
@@ -155,7 +156,9 @@ func (r *Reaper) reapAll() {
 		}
 	}
 	r.mu.Unlock()
-	for _, d := range ready {
+	for i, d := range ready {
 		d.fn(d.e)
+		ready[i] = dispatch{}
 	}
+	r.ready = ready[:0]
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -93,6 +94,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	children map[int]*child
+	free     []*child            // recycled records
+	early    map[int]reaper.Exit // exits reaped before spawn registered the child
+	exitFn   func(reaper.Exit)   // s.onExit, bound once
 
 	active, served, killed, startFails atomic.Int64
 	atCap                              atomic.Bool
@@ -101,12 +105,17 @@ type Server struct {
 	evicted                            atomic.Int64
 }
 
+// child is one running child. Records are recycled through Server.free so
+// that serving a connection allocates nothing in the parent: with the fork
+// strategy every heap page the parent writes is copied for the children
+// that share it, and a heap that grows makes every later fork dearer.
 type child struct {
-	pid    int
-	remote unix.Sockaddr
-	start  time.Time
-	timer  *time.Timer
-	killed atomic.Pointer[string] // why hellod killed it, if it did
+	pid      int
+	remote   netip.AddrPort // invalid for a unix-socket peer
+	start    time.Time
+	deadline time.Time
+	timer    *time.Timer            // fires kill at deadline; made once per record
+	killed   atomic.Pointer[string] // why hellod killed it, if it did
 }
 
 // New returns a Server.
@@ -132,8 +141,10 @@ func New(o Options) (*Server, error) {
 		stop:     make(chan struct{}),
 		exited:   make(chan struct{}, 1),
 		capHit:   make(chan struct{}, 1),
-		children: make(map[int]*child),
+		children: make(map[int]*child, o.MaxChildren),
+		early:    make(map[int]reaper.Exit),
 	}
+	s.exitFn = s.onExit
 	s.touch()
 	return s, nil
 }
@@ -277,17 +288,19 @@ func (s *Server) acceptLoop(rc syscall.RawConn) error {
 	backoff := time.Duration(0)
 	var failingSince time.Time
 	failures := 0
+	// The accept callback is made once: a closure per call would allocate.
+	var nfd int
+	var peer netip.AddrPort
+	var aerr error
+	accept := func(fd uintptr) bool {
+		nfd, peer, aerr = linux.Accept(int(fd))
+		return !errors.Is(aerr, unix.EAGAIN)
+	}
 	for {
 		if !s.acquire() {
 			return nil
 		}
-		var nfd int
-		var sa unix.Sockaddr
-		var aerr error
-		err := rc.Read(func(fd uintptr) bool {
-			nfd, sa, aerr = linux.Accept(int(fd))
-			return !errors.Is(aerr, unix.EAGAIN)
-		})
+		err := rc.Read(accept)
 		if err != nil {
 			s.release()
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) || s.stopping() {
@@ -320,7 +333,7 @@ func (s *Server) acceptLoop(rc syscall.RawConn) error {
 			s.log.Info(fmt.Sprintf("accept recovered after %d failures in %s", failures, time.Since(failingSince).Round(time.Millisecond)))
 			failingSince, failures, backoff = time.Time{}, 0, 0
 		}
-		if err := s.spawn(nfd, sa); err != nil {
+		if err := s.spawn(nfd, peer); err != nil {
 			backoff = nextBackoff(backoff)
 			if !s.pause(backoff) {
 				return nil
@@ -371,40 +384,80 @@ func resourceError(err error) bool {
 }
 
 // spawn starts the child for connection fd (and closes fd in the parent).
-func (s *Server) spawn(fd int, sa unix.Sockaddr) error {
+func (s *Server) spawn(fd int, peer netip.AddrPort) error {
 	start := time.Now()
 	pid, err := s.o.Starter.Start(fd)
 	linux.Close(fd)
 	if err != nil {
 		s.release()
 		s.startFails.Add(1)
-		s.log.Error(fmt.Sprintf("cannot start a child for %s; connection closed: %v", linux.FormatSockaddr(sa), err),
-			"REMOTE_ADDR", linux.FormatSockaddr(sa), "err", err)
+		s.log.Error(fmt.Sprintf("cannot start a child for %s; connection closed: %v", addrString(peer), err),
+			"REMOTE_ADDR", addrString(peer), "err", err)
 		return err
 	}
 	s.active.Add(1)
 	s.touch()
-	c := &child{pid: pid, remote: sa, start: start}
 	s.mu.Lock()
+	c := s.record()
+	c.pid, c.remote, c.start, c.deadline = pid, peer, start, start.Add(s.o.ChildTimeout)
+	c.killed.Store(nil)
 	s.children[pid] = c
+	e, exitedAlready := s.early[pid]
+	delete(s.early, pid)
 	s.mu.Unlock()
-	c.timer = time.AfterFunc(s.o.ChildTimeout, func() { s.kill(c, "child timeout") })
-	s.o.Reaper.Watch(pid, func(e reaper.Exit) { s.onExit(c, e) })
+	c.timer.Reset(s.o.ChildTimeout)
+	if exitedAlready {
+		s.onExit(e)
+	} else {
+		s.o.Reaper.Watch(pid, s.exitFn)
+	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug(fmt.Sprintf("child %d started for %s", pid, linux.FormatSockaddr(sa)),
-			"CHILD_PID", pid, "REMOTE_ADDR", linux.FormatSockaddr(sa))
+		s.log.Debug(fmt.Sprintf("child %d started for %s", pid, addrString(peer)),
+			"CHILD_PID", pid, "REMOTE_ADDR", addrString(peer))
 	}
 	return nil
 }
 
-// kill sends SIGKILL to c unless it was reaped already. The reason is
-// recorded first, so the exit line the reaper logs says who killed it.
-func (s *Server) kill(c *child, why string) {
+// record returns a recycled child record, or a new one with its timer.
+// Call with s.mu held.
+func (s *Server) record() *child {
+	if n := len(s.free); n > 0 {
+		c := s.free[n-1]
+		s.free = s.free[:n-1]
+		return c
+	}
+	c := &child{}
+	c.timer = time.AfterFunc(time.Hour, func() { s.timeout(c) })
+	c.timer.Stop()
+	return c
+}
+
+// timeout runs when c's timer fires. The record may have been recycled for
+// another child since the timer was set: only a child past its own deadline
+// is killed.
+func (s *Server) timeout(c *child) {
+	s.mu.Lock()
+	pid, late := c.pid, !time.Now().Before(c.deadline)
+	s.mu.Unlock()
+	if late {
+		s.kill(c, pid, "child timeout")
+	}
+}
+
+// kill sends SIGKILL to child pid, whose record is c, unless it has exited.
+// The reason is recorded first, so the exit line says who killed it. s.mu is
+// held throughout, so a recycled record is never mistaken for its new child.
+func (s *Server) kill(c *child, pid int, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.children[pid] != c {
+		return // exited meanwhile
+	}
 	c.killed.Store(&why)
-	if err := s.o.Reaper.Signal(c.pid, unix.SIGKILL); err != nil {
+	if err := s.o.Reaper.Signal(pid, unix.SIGKILL); err != nil {
 		c.killed.Store(nil)
 		if !errors.Is(err, reaper.ErrReaped) {
-			s.log.Error(fmt.Sprintf("cannot kill child %d: %v", c.pid, err), "CHILD_PID", c.pid)
+			s.log.Error(fmt.Sprintf("cannot kill child %d: %v", pid, err), "CHILD_PID", pid)
 		}
 		return
 	}
@@ -418,31 +471,63 @@ func (s *Server) signalExit() {
 	}
 }
 
-// onExit runs on the reaper's goroutine when child c was reaped.
-func (s *Server) onExit(c *child, e reaper.Exit) {
-	c.timer.Stop()
+// onExit runs on the reaper's goroutine when a child was reaped (or on the
+// accept loop's, for a child reaped before spawn registered it).
+func (s *Server) onExit(e reaper.Exit) {
 	s.mu.Lock()
-	delete(s.children, c.pid)
+	c, ok := s.children[e.PID]
+	if !ok {
+		// Reaped between Start and registration: spawn will find it here.
+		s.early[e.PID] = e
+		s.mu.Unlock()
+		return
+	}
+	delete(s.children, e.PID)
 	s.mu.Unlock()
+	c.timer.Stop()
 	s.active.Add(-1)
 	s.touch()
 	s.release()
 	s.signalExit()
 	s.logExit(c, e)
+	s.mu.Lock()
+	s.free = append(s.free, c)
+	s.mu.Unlock()
+}
+
+// addrString formats a peer for logs; "unix" for a unix-socket peer.
+func addrString(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return "unix"
+	}
+	return a.String()
 }
 
 func (s *Server) logExit(c *child, e reaper.Exit) {
 	code := e.Code()
+	o, known := response.FromExitCode(code)
+	signaled := e.Status.Signaled()
+	served := !signaled && known && o.Status() != 0
+	if served {
+		s.served.Add(1)
+	}
+	level := slog.LevelInfo
+	switch {
+	case signaled:
+		level = slog.LevelWarn
+	case !known || o == response.Failed || o == response.Usage:
+		level = slog.LevelError
+	}
+	if !s.log.Enabled(context.Background(), level) {
+		return // build nothing: this runs once per connection
+	}
 	dur := e.Time.Sub(c.start)
 	ms := strconv.FormatFloat(float64(dur.Microseconds())/1000, 'f', 1, 64)
-	remote := linux.FormatSockaddr(c.remote)
+	remote := addrString(c.remote)
 	attrs := []any{"CHILD_PID", c.pid, "REMOTE_ADDR", remote, "EXIT_STATUS", code, "DURATION_MS", ms}
-	level := slog.LevelInfo
 	var msg string
-	o, known := response.FromExitCode(code)
 	switch {
-	case e.Status.Signaled():
-		level = slog.LevelWarn
+	case signaled:
 		by := ""
 		if why := c.killed.Load(); why != nil {
 			by = " (sent by hellod: " + *why + ")"
@@ -450,8 +535,7 @@ func (s *Server) logExit(c *child, e reaper.Exit) {
 		}
 		msg = fmt.Sprintf("child %d for %s killed by signal %s%s after %s ms (exit status %d)", c.pid, remote,
 			unix.SignalName(e.Status.Signal()), by, ms, code)
-	case known && o.Status() != 0:
-		s.served.Add(1)
+	case served:
 		attrs = append(attrs, "HTTP_STATUS", o.Status())
 		method := o.Method()
 		if method != "" {
@@ -461,7 +545,6 @@ func (s *Server) logExit(c *child, e reaper.Exit) {
 	case known && (o == response.ClientGone || o == response.WriteFailed):
 		msg = fmt.Sprintf("child %d for %s: %s, after %s ms", c.pid, remote, o, ms)
 	default:
-		level = slog.LevelError
 		msg = fmt.Sprintf("child %d for %s failed with exit status %d after %s ms (see its message above)", c.pid, remote, code, ms)
 	}
 	s.log.Log(context.Background(), level, msg, attrs...)
@@ -549,11 +632,16 @@ func waiting(ls []activation.Listener) int {
 // EvictAfter, and returns how many it signalled.
 func (s *Server) evict(n int) int {
 	cutoff := time.Now().Add(-s.o.EvictAfter)
+	type victim struct {
+		c     *child
+		pid   int
+		start time.Time
+	}
 	s.mu.Lock()
-	var old []*child
-	for _, c := range s.children {
+	var old []victim
+	for pid, c := range s.children {
 		if c.start.Before(cutoff) && c.killed.Load() == nil {
-			old = append(old, c)
+			old = append(old, victim{c, pid, c.start})
 		}
 	}
 	s.mu.Unlock()
@@ -561,8 +649,8 @@ func (s *Server) evict(n int) int {
 	if len(old) > n {
 		old = old[:n]
 	}
-	for _, c := range old {
-		s.kill(c, fmt.Sprintf("evicted after %s at --max-children, connections waiting", time.Since(c.start).Round(time.Millisecond)))
+	for _, v := range old {
+		s.kill(v.c, v.pid, fmt.Sprintf("evicted after %s at --max-children, connections waiting", time.Since(v.start).Round(time.Millisecond)))
 	}
 	s.evicted.Add(int64(len(old)))
 	return len(old)
@@ -571,13 +659,13 @@ func (s *Server) evict(n int) int {
 // KillAll sends SIGKILL to every running child.
 func (s *Server) KillAll(why string) {
 	s.mu.Lock()
-	cs := make([]*child, 0, len(s.children))
-	for _, c := range s.children {
-		cs = append(cs, c)
+	cs := make(map[int]*child, len(s.children))
+	for pid, c := range s.children {
+		cs[pid] = c
 	}
 	s.mu.Unlock()
-	for _, c := range cs {
-		s.kill(c, why)
+	for pid, c := range cs {
+		s.kill(c, pid, why)
 	}
 }
 
