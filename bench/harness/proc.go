@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// clkTck is USER_HZ, the unit of the times in /proc/PID/stat. It is 100 on
+// every Linux architecture Go supports; the harness prints it with the facts.
+const clkTck = 100
+
+// treeCPU returns utime+stime+cutime+cstime of pid in seconds: the process's
+// own CPU (all threads) plus that of every child it has reaped with wait
+// (and, recursively, what those children reaped). Children reaped
+// automatically because SIGCHLD is ignored are NOT included; see sigchldIgnored.
+func treeCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseTreeCPU(b)
+}
+
+func parseTreeCPU(b []byte) (float64, error) {
+	// The comm field (2) may contain spaces; fields are counted after ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After ')': f[0] is field 3 (state); utime is field 14 → f[11].
+	if len(f) < 15 {
+		return 0, errors.New("short stat")
+	}
+	var sum uint64
+	for _, k := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+		v, err := strconv.ParseUint(f[k], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return float64(sum) / clkTck, nil
+}
+
+// statusKB returns the value of a "Key:   123 kB" line of /proc/PID/status.
+func statusKB(pid int, key string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatusKB(b, key)
+}
+
+func parseStatusKB(b []byte, key string) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, key+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				break
+			}
+			return strconv.ParseInt(f[0], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not found", key)
+}
+
+// sigchldIgnored reports whether pid ignores SIGCHLD, in which case its
+// children are reaped by the kernel and their CPU never reaches cutime/cstime.
+func sigchldIgnored(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "SigIgn:"); ok {
+			v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+			return err == nil && v&(1<<(17-1)) != 0 // SIGCHLD = 17
+		}
+	}
+	return false
+}
+
+// children lists the direct children of pid, over all its threads.
+func children(pid int) []int {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// fdCount is the number of open file descriptors of pid.
+func fdCount(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// threadCount is the number of threads of pid.
+func threadCount(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// listening reports whether some socket listens on 127.0.0.1:port, read from
+// /proc/net/tcp so that checking makes no connection to the server.
+func listening(port int) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[1] == want && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
+}
+
+// waitNoChildren polls until pid has no children or the deadline passes; it
+// returns how many were left.
+func waitNoChildren(pid int, d time.Duration) int {
+	deadline := time.Now().Add(d)
+	for {
+		n := len(children(pid))
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// cgroup is a CPU-accounting cgroup that a server's process tree is put in,
+// as a cross-check of treeCPU that also sees children reaped by the kernel
+// or re-parented away. Nil when cgroups cannot be used here.
+type cgroup struct {
+	dir   string
+	usage func() (float64, error) // seconds
+}
+
+// newCgroup creates a fresh cgroup named name under cgroup v1 cpuacct or,
+// failing that, cgroup v2. It returns nil when neither is writable.
+func newCgroup(name string) *cgroup {
+	v1 := "/sys/fs/cgroup/cpuacct"
+	if st, err := os.Stat(filepath.Join(v1, "cpuacct.usage")); err == nil && !st.IsDir() {
+		dir := filepath.Join(v1, name)
+		if os.Mkdir(dir, 0o755) == nil {
+			return &cgroup{dir: dir, usage: func() (float64, error) {
+				b, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage"))
+				if err != nil {
+					return 0, err
+				}
+				ns, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+				return float64(ns) / 1e9, err
+			}}
+		}
+	}
+	v2 := "/sys/fs/cgroup"
+	if _, err := os.Stat(filepath.Join(v2, "cgroup.controllers")); err == nil {
+		dir := filepath.Join(v2, name)
+		if os.Mkdir(dir, 0o755) == nil {
+			return &cgroup{dir: dir, usage: func() (float64, error) {
+				b, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+				if err != nil {
+					return 0, err
+				}
+				for _, line := range strings.Split(string(b), "\n") {
+					if rest, ok := strings.CutPrefix(line, "usage_usec "); ok {
+						us, err := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+						return float64(us) / 1e6, err
+					}
+				}
+				return 0, errors.New("usage_usec not in cpu.stat")
+			}}
+		}
+	}
+	return nil
+}
+
+func (c *cgroup) add(pid int) error {
+	return os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// remove deletes the cgroup once it is empty (polling briefly).
+func (c *cgroup) remove() {
+	deadline := time.Now().Add(3 * time.Second)
+	for os.Remove(c.dir) != nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// machineBusy returns the CPU seconds all CPUs have spent in user, nice,
+// system and steal time since boot, from the first line of /proc/stat. irq
+// and softirq time is left out: loopback TCP is largely processed in
+// softirq, charged to no process, so it belongs to the benchmark itself.
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy uint64
+	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
+		if i >= 3 {
+			continue
+		}
+		n, _ := strconv.ParseUint(v, 10, 64)
+		busy += n
+	}
+	if len(f) > 8 { // steal
+		n, _ := strconv.ParseUint(f[8], 10, 64)
+		busy += n
+	}
+	return float64(busy) / clkTck
+}
+
+// selfCPU is this process's CPU seconds (the harness and its sampler).
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}

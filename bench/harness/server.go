@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// serverDef is one row of the benchmark: how to start a server on an address.
+type serverDef struct {
+	Name string
+	Desc string
+	Argv func(addr string) []string
+	Env  []string // added to the harness's environment
+	// Optional rows run only when named in -only.
+	Optional bool
+	// Missing is set (before or during the run) when the row cannot be
+	// measured; it says why.
+	Missing string
+}
+
+// running is a started server.
+type running struct {
+	def     *serverDef
+	cmd     *exec.Cmd
+	pid     int
+	port    int
+	logPath string
+	exited  chan struct{}
+	waitErr error
+	cg      *cgroup
+}
+
+// live holds the PIDs this harness started, so that an interrupt stops them
+// (by PID, never by name).
+var (
+	liveMu sync.Mutex
+	live   = map[int]bool{}
+)
+
+func register(pid int)   { liveMu.Lock(); live[pid] = true; liveMu.Unlock() }
+func unregister(pid int) { liveMu.Lock(); delete(live, pid); liveMu.Unlock() }
+
+// killLive sends SIGTERM, then SIGKILL, to every process still registered.
+func killLive() {
+	liveMu.Lock()
+	pids := make([]int, 0, len(live))
+	for p := range live {
+		pids = append(pids, p)
+	}
+	liveMu.Unlock()
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGTERM)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+}
+
+// freePort asks the kernel for a free loopback port. The port is released
+// before the server binds it; the window is tiny and a clash shows up as a
+// server that fails to start.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var cgSeq int
+
+// start starts def on a fresh port and waits (polling, 5 s deadline) until
+// it listens. It fails if the server exits or does not listen in time.
+func start(def *serverDef, logDir string, useCgroup bool) (*running, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	argv := def.Argv(addr)
+	cgSeq++
+	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", def.Name, cgSeq))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), def.Env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Stop the server if the harness dies without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &running{def: def, cmd: cmd, pid: cmd.Process.Pid, port: port, logPath: logPath, exited: make(chan struct{})}
+	register(r.pid)
+	go func() { r.waitErr = cmd.Wait(); close(r.exited) }()
+	if useCgroup {
+		if cg := newCgroup(fmt.Sprintf("hellod-bench-%d-%d", os.Getpid(), cgSeq)); cg != nil {
+			if cg.add(r.pid) == nil {
+				r.cg = cg
+			} else {
+				cg.remove()
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !listening(port) {
+		select {
+		case <-r.exited:
+			unregister(r.pid)
+			r.cleanupCgroup()
+			err := fmt.Errorf("%s exited before listening (%v): %s", strings.Join(argv, " "), r.waitErr, tail(logPath, 3))
+			_ = os.Remove(logPath) // its last lines are in err
+			return nil, err
+		default:
+		}
+		if time.Now().After(deadline) {
+			r.stop()
+			return nil, fmt.Errorf("%s did not listen on %s within 5 s: %s", strings.Join(argv, " "), addr, tail(logPath, 3))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return r, nil
+}
+
+func (r *running) alive() bool {
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop ends the server by its PID: SIGTERM, then SIGKILL after 5 s.
+func (r *running) stop() {
+	if r.alive() {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-r.exited:
+		case <-time.After(5 * time.Second):
+			_ = r.cmd.Process.Kill()
+			<-r.exited
+		}
+	}
+	unregister(r.pid)
+	r.cleanupCgroup()
+}
+
+func (r *running) cleanupCgroup() {
+	if r.cg != nil {
+		r.cg.remove()
+		r.cg = nil
+	}
+}
+
+const probeRequest = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+// probe sends one GET and returns the status line and body, to check that
+// the server answers correctly before it is measured.
+func probe(port int) (status string, body string, err error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+	if err != nil {
+		return "", "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, probeRequest); err != nil {
+		return "", "", err
+	}
+	var sb strings.Builder
+	buf := make([]byte, 4096)
+	for sb.Len() < 1<<16 {
+		n, err := c.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	resp := sb.String()
+	head, b, ok := strings.Cut(resp, "\r\n\r\n")
+	if !ok {
+		return "", "", errors.New("no complete response: " + fmt.Sprintf("%q", resp))
+	}
+	status, _, _ = strings.Cut(head, "\r\n")
+	return status, b, nil
+}
+
+// tail returns the last n lines of a file, joined by " | ".
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, " | ")
+}
+
+// logScan counts a server log's lines and those that look like warnings or
+// errors, and keeps the first few of the latter.
+func logScan(path string) (lines, bad int, samples []string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines++
+		l := strings.ToLower(sc.Text())
+		if strings.Contains(l, "level=warn") || strings.Contains(l, "level=error") ||
+			strings.Contains(l, `"level":"warn`) || strings.Contains(l, `"level":"error`) ||
+			strings.Contains(l, "panic") || strings.Contains(l, "fatal") {
+			bad++
+			if len(samples) < 3 {
+				samples = append(samples, sc.Text())
+			}
+		}
+	}
+	return lines, bad, samples
+}
