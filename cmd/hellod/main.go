@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -63,6 +64,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// (unless GOGC says otherwise).
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(25)
+	}
+	// One P: the parent's work is a few goroutines that mostly wait in
+	// system calls, and a fork from a process whose threads run on several
+	// CPUs pays TLB-shootdown interrupts to all of them for every
+	// copy-on-write page. Measured here: about +50 % forks per second.
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		runtime.GOMAXPROCS(1)
 	}
 	log := logging.New(stderr, cfg.LogLevel)
 	if err := serve(cfg, log); err != nil {

@@ -344,19 +344,20 @@ func (s *Server) acceptLoop(rc syscall.RawConn) error {
 	}
 }
 
-// pause waits d, or less if a child exits (which frees resources). It
-// returns false if the server stops accepting meanwhile.
+// pause waits d (a backoff after a failed accept or start), or less if
+// the server stops accepting, in which case it returns false. It does not
+// wake up for child exits: the parent closes every connection at once, so a
+// child's exit frees none of the parent's descriptors, and waking on it
+// would turn the backoff into a busy loop whenever children come and go.
 func (s *Server) pause(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-s.exited:
-		s.signalExit() // leave the news for the other waiters
+		return true
 	case <-s.stop:
 		return false
 	}
-	return true
 }
 
 func nextBackoff(d time.Duration) time.Duration {
