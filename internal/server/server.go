@@ -97,12 +97,16 @@ type Server struct {
 	free     []*child            // recycled records
 	early    map[int]reaper.Exit // exits reaped before spawn registered the child
 	exitFn   func(reaper.Exit)   // s.onExit, bound once
+	// Evictions in the current and the previous EvictAfter window.
+	evictWindow         time.Time
+	evictCur, evictPrev int
 
 	active, served, killed, startFails atomic.Int64
 	atCap                              atomic.Bool
 	capSince                           atomic.Int64
 	capHit                             chan struct{} // the cap was reached (coalescing)
 	evicted                            atomic.Int64
+	dropped                            atomic.Int64 // waiting connections closed unserved
 }
 
 // child is one running child. Records are recycled through Server.free so
@@ -586,6 +590,14 @@ func (s *Server) drain(why string) {
 // almost always clients that do not finish their request (slow-loris), so
 // fresh clients get served instead of waiting behind them (the policy of
 // sshd's MaxStartups, made deterministic: oldest first).
+//
+// Eviction frees at most MaxChildren slots per EvictAfter, which is slow
+// against a burst of stalled connections many times deeper than the cap,
+// queued first-in first-out in front of any fresh client. So when more than
+// MaxChildren connections wait and at least half the running children are
+// stale, the oldest waiting connections beyond MaxChildren are accepted and
+// closed unserved: a fast flood of real requests (young children) never
+// triggers this; a clogged cap does.
 func (s *Server) evictLoop(ctx context.Context, ls []activation.Listener) {
 	for {
 		select {
@@ -594,7 +606,7 @@ func (s *Server) evictLoop(ctx context.Context, ls []activation.Listener) {
 		case <-s.capHit:
 		}
 		t := time.NewTicker(evictTick)
-		episode := 0
+		evicted, dropped := 0, 0
 		for s.atCap.Load() {
 			select {
 			case <-ctx.Done():
@@ -602,16 +614,89 @@ func (s *Server) evictLoop(ctx context.Context, ls []activation.Listener) {
 				return
 			case <-t.C:
 			}
-			if n := waiting(ls); n > 0 {
-				k := s.evict(n)
-				if k > 0 && episode == 0 {
-					s.log.Warn(fmt.Sprintf("at --max-children with connections waiting: killing children older than %s, oldest first (--evict-after)", s.o.EvictAfter))
-				}
-				episode += k
+			n := waiting(ls)
+			if n == 0 {
+				continue
 			}
+			if n > s.o.MaxChildren && 2*(s.stale()+s.recentEvictions()) >= s.o.MaxChildren {
+				if dropped == 0 {
+					s.log.Warn(fmt.Sprintf("%d connections wait behind %d stalled children: closing the oldest waiting ones unserved, beyond %d (--evict-after)",
+						n, s.o.MaxChildren, s.o.MaxChildren))
+				}
+				k := dropOldest(ls, n-s.o.MaxChildren)
+				dropped += k
+				s.dropped.Add(int64(k))
+			}
+			k := s.evict(n)
+			if k > 0 && evicted == 0 {
+				s.log.Warn(fmt.Sprintf("at --max-children with connections waiting: killing children older than %s, oldest first (--evict-after)", s.o.EvictAfter))
+			}
+			evicted += k
 		}
 		t.Stop()
+		if evicted > 0 || dropped > 0 {
+			s.log.Info(fmt.Sprintf("below --max-children again: %d children evicted, %d waiting connections closed unserved", evicted, dropped),
+				"EVICTED", evicted, "DROPPED", dropped)
+		}
 	}
+}
+
+// recentEvictions counts the children evicted in the last one to two
+// EvictAfter periods: with children started at a steady pace they go stale,
+// and are evicted, a few at a time, so the stale count alone never shows a
+// clogged cap.
+func (s *Server) recentEvictions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rollEvictWindow(time.Now())
+	return s.evictCur + s.evictPrev
+}
+
+// rollEvictWindow advances the two eviction-count windows. Call with s.mu.
+func (s *Server) rollEvictWindow(now time.Time) {
+	switch since := now.Sub(s.evictWindow); {
+	case since >= 2*s.o.EvictAfter:
+		s.evictPrev, s.evictCur, s.evictWindow = 0, 0, now
+	case since >= s.o.EvictAfter:
+		s.evictPrev, s.evictCur, s.evictWindow = s.evictCur, 0, now
+	}
+}
+
+// stale counts the running children older than EvictAfter.
+func (s *Server) stale() int {
+	cutoff := time.Now().Add(-s.o.EvictAfter)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.children {
+		if c.start.Before(cutoff) {
+			n++
+		}
+	}
+	return n
+}
+
+// dropOldest accepts up to n waiting connections, oldest first, and closes
+// them without a child.
+func dropOldest(ls []activation.Listener, n int) int {
+	done := 0
+	for _, l := range ls {
+		rc, err := l.File.SyscallConn()
+		if err != nil {
+			continue
+		}
+		rc.Control(func(fd uintptr) {
+			for done < n {
+				nfd, _, err := linux.Accept(int(fd))
+				if err != nil {
+					return
+				}
+				linux.Close(nfd)
+				done++
+			}
+		})
+	}
+	return done
 }
 
 // waiting estimates how many connections wait in the listeners' accept
@@ -653,6 +738,10 @@ func (s *Server) evict(n int) int {
 	for _, v := range old {
 		s.kill(v.c, v.pid, fmt.Sprintf("evicted after %s at --max-children, connections waiting", time.Since(v.start).Round(time.Millisecond)))
 	}
+	s.mu.Lock()
+	s.rollEvictWindow(time.Now())
+	s.evictCur += len(old)
+	s.mu.Unlock()
 	s.evicted.Add(int64(len(old)))
 	return len(old)
 }

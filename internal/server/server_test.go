@@ -567,3 +567,56 @@ func TestNoEvictionWhenDisabled(t *testing.T) {
 	fx.fake.serve(p1)
 	fx.fake.waitStarted(t)
 }
+
+func TestCloggedCapDropsOldestWaiting(t *testing.T) {
+	fx := newFixture(t, Options{MaxChildren: 2, EvictAfter: 50 * time.Millisecond})
+	dial(t, fx.ls[0])
+	dial(t, fx.ls[0])
+	fx.fake.waitStarted(t)
+	fx.fake.waitStarted(t)
+	fx.log.waitFor(t, "not accepting until one exits")
+	// A burst deeper than the cap queues up behind two stalled children.
+	var burst []net.Conn
+	for i := 0; i < 6; i++ {
+		burst = append(burst, dial(t, fx.ls[0]))
+	}
+	fx.log.waitFor(t, "connections wait behind 2 stalled children")
+	// The 4 oldest waiting are closed unserved; the 2 newest get children.
+	for i, c := range burst[:4] {
+		if got := readAll(t, c); got != "" {
+			t.Errorf("burst connection %d: want closed unserved, got %q", i, got)
+		}
+	}
+	p1 := fx.fake.waitStarted(t)
+	p2 := fx.fake.waitStarted(t)
+	fx.fake.serve(p1)
+	fx.fake.serve(p2)
+	for i, c := range burst[4:] {
+		if got := readAll(t, c); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
+			t.Errorf("newest connection %d: want a 200, got %q", i, got)
+		}
+	}
+	if n := fx.srv.dropped.Load(); n != 4 {
+		t.Errorf("want 4 dropped, got %d", n)
+	}
+}
+
+func TestFastFloodAtCapIsNotDropped(t *testing.T) {
+	// Young children mean a busy cap, not a clogged one: nothing is dropped.
+	fx := newFixture(t, Options{MaxChildren: 2, EvictAfter: time.Hour})
+	var cs []net.Conn
+	for i := 0; i < 8; i++ {
+		cs = append(cs, dial(t, fx.ls[0]))
+	}
+	for i := 0; i < 8; i++ {
+		fx.fake.serve(fx.fake.waitStarted(t))
+	}
+	for i, c := range cs {
+		if got := readAll(t, c); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
+			t.Errorf("connection %d: want a 200, got %q", i, got)
+		}
+	}
+	if n := fx.srv.dropped.Load(); n != 0 {
+		t.Errorf("want nothing dropped, got %d", n)
+	}
+}
