@@ -71,8 +71,11 @@ func raiseNofile(t *testing.T, need int) {
 
 // procStatus returns a numeric field of /proc/PID/status (VmRSS in kB,
 // Threads), or -1.
-func procStatus(pid int, key string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+func procStatus(pid int, key string) int64 { return procField(pid, "status", key) }
+
+// procField returns the number after "KEY:" in /proc/PID/FILE, or -1.
+func procField(pid int, file, key string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
 		return -1
 	}
@@ -166,22 +169,7 @@ func (d *daemon) waitCount(s string, n int, timeout time.Duration) int {
 }
 
 // smapsRollup returns a field of /proc/PID/smaps_rollup in kB, or -1.
-func smapsRollup(pid int, key string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, key+":"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				return n
-			}
-		}
-	}
-	return -1
-}
+func smapsRollup(pid int, key string) int64 { return procField(pid, "smaps_rollup", key) }
 
 // childrenMem sums the children's RSS, PSS and private memory in kB (RSS
 // counts the pages a fork child shares with its parent once per child; PSS
