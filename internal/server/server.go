@@ -529,30 +529,44 @@ func (s *Server) logExit(c *child, e reaper.Exit) {
 	dur := e.Time.Sub(c.start)
 	ms := strconv.FormatFloat(float64(dur.Microseconds())/1000, 'f', 1, 64)
 	remote := addrString(c.remote)
-	attrs := []any{"CHILD_PID", c.pid, "REMOTE_ADDR", remote, "EXIT_STATUS", code, "DURATION_MS", ms}
+	// The common line (a served request) is built with appends and typed
+	// attributes: it is written once per connection.
+	var buf [128]byte
+	attrs := [6]slog.Attr{slog.Int("CHILD_PID", c.pid), slog.String("REMOTE_ADDR", remote),
+		slog.Int("EXIT_STATUS", code), slog.String("DURATION_MS", ms)}
+	n := 4
 	var msg string
 	switch {
 	case signaled:
 		by := ""
 		if why := c.killed.Load(); why != nil {
 			by = " (sent by hellod: " + *why + ")"
-			attrs = append(attrs, "REASON", *why)
+			attrs[n] = slog.String("REASON", *why)
+			n++
 		}
 		msg = fmt.Sprintf("child %d for %s killed by signal %s%s after %s ms (exit status %d)", c.pid, remote,
 			unix.SignalName(e.Status.Signal()), by, ms, code)
 	case served:
-		attrs = append(attrs, "HTTP_STATUS", o.Status())
-		method := o.Method()
-		if method != "" {
-			method += " "
+		attrs[n] = slog.Int("HTTP_STATUS", o.Status())
+		n++
+		m := append(buf[:0], "child "...)
+		m = strconv.AppendInt(m, int64(c.pid), 10)
+		m = append(m, " served "...)
+		m = append(m, remote...)
+		m = append(m, ' ')
+		if method := o.Method(); method != "" {
+			m = append(append(m, method...), ' ')
 		}
-		msg = fmt.Sprintf("child %d served %s %s-> %d in %s ms", c.pid, remote, method, o.Status(), ms)
+		m = append(m, "-> "...)
+		m = strconv.AppendInt(m, int64(o.Status()), 10)
+		m = append(append(append(m, " in "...), ms...), " ms"...)
+		msg = string(m)
 	case known && (o == response.ClientGone || o == response.WriteFailed):
 		msg = fmt.Sprintf("child %d for %s: %s, after %s ms", c.pid, remote, o, ms)
 	default:
 		msg = fmt.Sprintf("child %d for %s failed with exit status %d after %s ms (see its message above)", c.pid, remote, code, ms)
 	}
-	s.log.Log(context.Background(), level, msg, attrs...)
+	s.log.LogAttrs(context.Background(), level, msg, attrs[:n]...)
 }
 
 // drain waits for running children, killing them after ShutdownTimeout.
