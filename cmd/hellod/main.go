@@ -153,6 +153,19 @@ func serve(cfg config.Config, log *slog.Logger) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// SIGUSR1: one line with the counters and the parent's own figures.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, unix.SIGUSR1)
+	defer signal.Stop(usr1)
+	go func() {
+		for range usr1 {
+			st := srv.Stats()
+			g := runtime.NumGoroutine()
+			log.Info(fmt.Sprintf("stats: %d active children, %d connections served, %d children killed, %d goroutines",
+				st.Active, st.Served, st.Killed, g),
+				"ACTIVE", st.Active, "SERVED", st.Served, "KILLED", st.Killed, "GOROUTINES", g)
+		}
+	}()
 	go func() {
 		sig := <-sigs
 		log.Info(fmt.Sprintf("%s: stopping; running children may finish within %s (send another signal to exit at once)",

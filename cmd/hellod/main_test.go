@@ -48,6 +48,7 @@ type daemon struct {
 	lines  chan struct{}
 	exited chan struct{}
 	err    error
+	usr1   int // SIGUSR1 stats lines asked for
 }
 
 // environ returns this process's environment without hellod's variables.

@@ -1205,8 +1205,8 @@ func checkOneLine(t *testing.T, stderr, prefix, want string) {
 // ---------------------------------------------------------------------------
 // 7. Soak
 
-// soakCount is the fork soak's size: HELLOD_SOAK (e.g. 200000) if set, else
-// 20000 (2000 under -race or -short).
+// soakCount is the fork soak's size: HELLOD_SOAK if set, else 200000
+// (2000 under -race or -short).
 func soakCount(t *testing.T) int {
 	if v := os.Getenv("HELLOD_SOAK"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -1215,16 +1215,26 @@ func soakCount(t *testing.T) int {
 		}
 		return n
 	}
-	return scaled(20000, 2000)
+	return scaled(200000, 2000)
 }
 
 type procSample struct {
-	rss, threads int64
-	fds          int
+	rss, threads, goroutines int64
+	fds                      int
 }
 
-func sampleProc(pid int) procSample {
-	return procSample{procStatus(pid, "VmRSS"), procStatus(pid, "Threads"), fdCount(pid)}
+var goroutinesRE = regexp.MustCompile(`GOROUTINES=(\d+)`)
+
+// sample reads the parent's RSS, threads and descriptors from /proc,
+// and its goroutine count from the line SIGUSR1 makes it log.
+func (d *daemon) sample() procSample {
+	d.t.Helper()
+	d.usr1++
+	d.signal(syscall.SIGUSR1)
+	m := goroutinesRE.FindStringSubmatch(d.waitLogN("GOROUTINES=", d.usr1))
+	g, _ := strconv.ParseInt(m[1], 10, 64)
+	pid := d.pid()
+	return procSample{procStatus(pid, "VmRSS"), procStatus(pid, "Threads"), g, fdCount(pid)}
 }
 
 func TestReliabilitySoak(t *testing.T) {
@@ -1243,22 +1253,25 @@ func TestReliabilitySoak(t *testing.T) {
 			t.Fatalf("warm-up: want every request served, got %s %q", warm.tally.String(), warm.firstBad)
 		}
 		d.waitNoChildren(10 * time.Second)
-		s0 := sampleProc(d.pid())
+		s0 := d.sample()
 		var mid procSample
 		half := n / 2
 		r1 := load(d.addr, half, conc, 10*time.Minute, "Hello, World!\n", false, nil)
 		d.waitNoChildren(10 * time.Second)
-		mid = sampleProc(d.pid())
+		mid = d.sample()
 		r2 := load(d.addr, n-half, conc, 10*time.Minute, "Hello, World!\n", false, nil)
 		d.waitNoChildren(30 * time.Second)
 		d.waitFDs(s0.fds, 10*time.Second)
-		s1 := sampleProc(d.pid())
+		s1 := d.sample()
 		ok := r1.tally[gotOK].Load() + r2.tally[gotOK].Load()
 		if ok != int64(n) {
 			t.Errorf("want %d complete 200s, got %s / %s; first: %q %q", n, r1.tally.String(), r2.tally.String(), r1.firstBad, r2.firstBad)
 		}
 		if s1.fds != s0.fds {
 			t.Errorf("want the parent's fd count flat, got %d at start and %d at the end", s0.fds, s1.fds)
+		}
+		if s1.goroutines > s0.goroutines+2 {
+			t.Errorf("want the parent's goroutine count flat, got %d at start and %d at the end", s0.goroutines, s1.goroutines)
 		}
 		if s1.threads > s0.threads+2 {
 			t.Errorf("want the parent's thread count flat, got %d at start and %d at the end", s0.threads, s1.threads)
@@ -1271,9 +1284,9 @@ func TestReliabilitySoak(t *testing.T) {
 			t.Errorf("want the parent's RSS flat (at most +2048 kB over the second half, +8192 kB in all), got %d kB at start, %d at half-way, %d at the end", s0.rss, mid.rss, s1.rss)
 		}
 		elapsed := r1.elapsed + r2.elapsed
-		t.Logf("FIGURE soak/%s: connections=%d concurrency=%d elapsed_s=%.1f conn_per_s=%.0f p50_ms=%s p99_ms=%s max_ms=%s rss_kb start=%d mid=%d end=%d fds start=%d mid=%d end=%d threads start=%d mid=%d end=%d",
+		t.Logf("FIGURE soak/%s: connections=%d concurrency=%d elapsed_s=%.1f conn_per_s=%.0f p50_ms=%s p99_ms=%s max_ms=%s rss_kb start=%d mid=%d end=%d fds start=%d mid=%d end=%d threads start=%d mid=%d end=%d goroutines start=%d mid=%d end=%d",
 			strategy[8:], n, conc, elapsed.Seconds(), float64(n)/elapsed.Seconds(),
 			ms(percentile(append(r1.lat, r2.lat...), 0.5)), ms(percentile(append(r1.lat, r2.lat...), 0.99)), ms(percentile(append(r1.lat, r2.lat...), 1)),
-			s0.rss, mid.rss, s1.rss, s0.fds, mid.fds, s1.fds, s0.threads, mid.threads, s1.threads)
+			s0.rss, mid.rss, s1.rss, s0.fds, mid.fds, s1.fds, s0.threads, mid.threads, s1.threads, s0.goroutines, mid.goroutines, s1.goroutines)
 	})
 }
