@@ -617,6 +617,8 @@ func (s *Server) evictLoop(ctx context.Context, ls []activation.Listener) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.stop:
+			return
 		case <-s.capHit:
 		}
 		t := time.NewTicker(evictTick)
@@ -624,6 +626,11 @@ func (s *Server) evictLoop(ctx context.Context, ls []activation.Listener) {
 		for s.atCap.Load() {
 			select {
 			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-s.stop:
+				// Stopping: what waits in the backlog is the next
+				// instance's (systemd keeps the socket); touch nothing.
 				t.Stop()
 				return
 			case <-t.C:

@@ -620,3 +620,26 @@ func TestFastFloodAtCapIsNotDropped(t *testing.T) {
 		t.Errorf("want nothing dropped, got %d", n)
 	}
 }
+
+func TestStoppingLeavesTheBacklogAlone(t *testing.T) {
+	// During a drain the connections that wait in the backlog belong to the
+	// next instance: nothing may be evicted or dropped then.
+	fx := newFixture(t, Options{MaxChildren: 1, EvictAfter: 20 * time.Millisecond})
+	dial(t, fx.ls[0])
+	p1 := fx.fake.waitStarted(t)
+	fx.log.waitFor(t, "not accepting until one exits")
+	fx.stop()
+	fx.log.waitFor(t, "shutdown: waiting up to")
+	for i := 0; i < 4; i++ {
+		dial(t, fx.ls[0])
+	}
+	time.Sleep(200 * time.Millisecond) // ten eviction ticks in which nothing may happen
+	if sigs := fx.fake.signalList(); len(sigs) != 0 {
+		t.Errorf("want no eviction while stopping, got %v", sigs)
+	}
+	if n := fx.srv.dropped.Load(); n != 0 {
+		t.Errorf("want nothing dropped while stopping, got %d", n)
+	}
+	fx.fake.serve(p1)
+	fx.waitDone(t)
+}
