@@ -94,9 +94,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	children map[int]*child
-	free     []*child            // recycled records
-	early    map[int]reaper.Exit // exits reaped before spawn registered the child
-	exitFn   func(reaper.Exit)   // s.onExit, bound once
+	free     []*child          // recycled records
+	exitFn   func(reaper.Exit) // s.onExit, bound once
 	// Evictions in the current and the previous EvictAfter window.
 	evictWindow         time.Time
 	evictCur, evictPrev int
@@ -146,7 +145,6 @@ func New(o Options) (*Server, error) {
 		exited:   make(chan struct{}, 1),
 		capHit:   make(chan struct{}, 1),
 		children: make(map[int]*child, o.MaxChildren),
-		early:    make(map[int]reaper.Exit),
 	}
 	s.exitFn = s.onExit
 	s.touch()
@@ -407,15 +405,11 @@ func (s *Server) spawn(fd int, peer netip.AddrPort) error {
 	c.pid, c.remote, c.start, c.deadline = pid, peer, start, start.Add(s.o.ChildTimeout)
 	c.killed.Store(nil)
 	s.children[pid] = c
-	e, exitedAlready := s.early[pid]
-	delete(s.early, pid)
 	s.mu.Unlock()
 	c.timer.Reset(s.o.ChildTimeout)
-	if exitedAlready {
-		s.onExit(e)
-	} else {
-		s.o.Reaper.Watch(pid, s.exitFn)
-	}
+	// Registered first: a child that has exited already is reported by
+	// Watch at once (the reaper keeps exits nobody watched yet).
+	s.o.Reaper.Watch(pid, s.exitFn)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug(fmt.Sprintf("child %d started for %s", pid, addrString(peer)),
 			"CHILD_PID", pid, "REMOTE_ADDR", addrString(peer))
@@ -476,14 +470,12 @@ func (s *Server) signalExit() {
 	}
 }
 
-// onExit runs on the reaper's goroutine when a child was reaped (or on the
-// accept loop's, for a child reaped before spawn registered it).
+// onExit runs when a child was reaped: on the reaper's goroutine, or on the
+// accept loop's when the child had exited before spawn called Watch.
 func (s *Server) onExit(e reaper.Exit) {
 	s.mu.Lock()
 	c, ok := s.children[e.PID]
-	if !ok {
-		// Reaped between Start and registration: spawn will find it here.
-		s.early[e.PID] = e
+	if !ok { // not ours: Watch is only called for registered children
 		s.mu.Unlock()
 		return
 	}
