@@ -523,7 +523,7 @@ func TestNoZombiesAfter1000Connections(t *testing.T) {
 
 func TestMaxChildrenBackpressure(t *testing.T) {
 	eachStrategy(t, func(t *testing.T, strategy string) {
-		d := start(t, nil, strategy, "--max-children", "2", "--header-timeout", "20s", "--child-timeout", "30s")
+		d := start(t, nil, strategy, "--max-children", "2", "--evict-after", "0", "--header-timeout", "20s", "--child-timeout", "30s")
 		idle1, err := net.Dial("tcp", d.addr)
 		if err != nil {
 			t.Fatal(err)
