@@ -60,7 +60,7 @@ if ((${#need[@]})); then
 	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq
 	"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if ! busybox --list | grep -qx httpd; then
+if ! busybox --list | grep -x httpd >/dev/null; then # not -q: an early exit would SIGPIPE busybox under pipefail
 	echo "bench/run.sh: this busybox has no httpd applet" >&2
 	exit 1
 fi
