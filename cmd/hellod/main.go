@@ -161,9 +161,10 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		for range usr1 {
 			st := srv.Stats()
 			g := runtime.NumGoroutine()
-			log.Info(fmt.Sprintf("stats: %d active children, %d connections served, %d children killed, %d goroutines",
-				st.Active, st.Served, st.Killed, g),
-				"ACTIVE", st.Active, "SERVED", st.Served, "KILLED", st.Killed, "GOROUTINES", g)
+			log.Info(fmt.Sprintf("stats: %d active children, %d connections served, %d children killed (%d evicted), %d waiting connections dropped, %d failed starts, %d goroutines",
+				st.Active, st.Served, st.Killed, st.Evicted, st.Dropped, st.StartFailures, g),
+				"ACTIVE", st.Active, "SERVED", st.Served, "KILLED", st.Killed, "EVICTED", st.Evicted,
+				"DROPPED", st.Dropped, "START_FAILURES", st.StartFailures, "GOROUTINES", g)
 		}
 	}()
 	go func() {

@@ -92,17 +92,6 @@ func (r *Reaper) Signal(pid int, sig unix.Signal) error {
 	return linux.Kill(pid, sig)
 }
 
-// Watched returns the PIDs watched and not yet reaped.
-func (r *Reaper) Watched() []int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	pids := make([]int, 0, len(r.watch))
-	for pid := range r.watch {
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
 // Stop stops reaping and removes the SIGCHLD handler. Children still running
 // are left alone.
 func (r *Reaper) Stop() {

@@ -154,11 +154,14 @@ func New(o Options) (*Server, error) {
 // Stats are the server's counters.
 type Stats struct {
 	Active, Served, Killed, StartFailures int64
+	Evicted                               int64 // children killed by --evict-after (also in Killed)
+	Dropped                               int64 // waiting connections closed unserved at a clogged cap
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{s.active.Load(), s.served.Load(), s.killed.Load(), s.startFails.Load()}
+	return Stats{s.active.Load(), s.served.Load(), s.killed.Load(), s.startFails.Load(),
+		s.evicted.Load(), s.dropped.Load()}
 }
 
 func (s *Server) status() string {

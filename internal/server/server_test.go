@@ -540,6 +540,9 @@ func TestEvictOldestAtCapWhenConnectionsWait(t *testing.T) {
 	if sigs := fx.fake.signalList(); len(sigs) != 1 || sigs[0] != fmt.Sprintf("%d:SIGKILL", p1) {
 		t.Errorf("want the oldest child %d evicted, got %v", p1, sigs)
 	}
+	if st := fx.srv.Stats(); st.Evicted != 1 || st.Killed != 1 {
+		t.Errorf("want 1 evicted and 1 killed, got %+v", st)
+	}
 	fx.fake.serve(p3)
 	if got := readAll(t, fresh); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
 		t.Errorf("want the fresh client served, got %q", got)
@@ -596,7 +599,7 @@ func TestCloggedCapDropsOldestWaiting(t *testing.T) {
 			t.Errorf("newest connection %d: want a 200, got %q", i, got)
 		}
 	}
-	if n := fx.srv.dropped.Load(); n != 4 {
+	if n := fx.srv.Stats().Dropped; n != 4 {
 		t.Errorf("want 4 dropped, got %d", n)
 	}
 }
@@ -616,7 +619,7 @@ func TestFastFloodAtCapIsNotDropped(t *testing.T) {
 			t.Errorf("connection %d: want a 200, got %q", i, got)
 		}
 	}
-	if n := fx.srv.dropped.Load(); n != 0 {
+	if n := fx.srv.Stats().Dropped; n != 0 {
 		t.Errorf("want nothing dropped, got %d", n)
 	}
 }
@@ -637,7 +640,7 @@ func TestStoppingLeavesTheBacklogAlone(t *testing.T) {
 	if sigs := fx.fake.signalList(); len(sigs) != 0 {
 		t.Errorf("want no eviction while stopping, got %v", sigs)
 	}
-	if n := fx.srv.dropped.Load(); n != 0 {
+	if n := fx.srv.Stats().Dropped; n != 0 {
 		t.Errorf("want nothing dropped while stopping, got %d", n)
 	}
 	fx.fake.serve(p1)
