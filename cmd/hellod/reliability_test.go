@@ -613,7 +613,9 @@ func TestReliabilitySlowClients(t *testing.T) {
 			// backlog deeper than the cap, closed unserved straight from the
 			// backlog, oldest first.
 			evicted := d.count("evicted after")
-			if d.count("stalled children: closing the oldest waiting ones unserved") < 1 {
+			// (Under -race the burst is scaled down to a backlog barely deeper
+			// than the cap, which eviction alone may clear first.)
+			if !raceEnabled && d.count("stalled children: closing the oldest waiting ones unserved") < 1 {
 				t.Errorf("want the clogged cap to drop the oldest waiting connections, and say so")
 			}
 			if evicted < 1 {
