@@ -79,6 +79,7 @@ export CGO_ENABLED=0
 go build -o "$bin/nethttp" ./bench/nethttp
 go build -o "$bin/spawnfloor" ./bench/spawnfloor
 go build -o "$bin/nop" ./bench/spawnfloor/nop
+go build -trimpath -ldflags '-s -w' -o "$bin/nopdeps" ./bench/spawnfloor/nopdeps
 go build -o "$bin/harness" ./bench/harness
 if ! go build -trimpath -ldflags '-s -w' -o "$bin/hellod" ./cmd/hellod 2>"$work/hellod-build.log"; then
 	echo "!! hellod does not build; its rows are skipped:"

@@ -153,10 +153,10 @@ func measure(cfg *config, def *serverDef, c, round int, logDir string) result {
 }
 
 // spawnFloor runs bench/spawnfloor once.
-func spawnFloor(cfg *config, name, env string, round int) result {
+func spawnFloor(cfg *config, name, bin, env string, round int) result {
 	res := result{Server: name, C: spawnConc, Round: round, CgCPUus: -1, ChildRSSMed: -1, ChildRSSMax: -1, OtherCPU: -1, Spawn: true}
 	args := []string{"-k", "5", strconv.Itoa(cfg.timeLimit + 20), filepath.Join(cfg.binDir, "spawnfloor"),
-		"-bin", filepath.Join(cfg.binDir, "nop"), "-c", strconv.Itoa(spawnConc), "-n", strconv.Itoa(cfg.spawnN),
+		"-bin", filepath.Join(cfg.binDir, bin), "-c", strconv.Itoa(spawnConc), "-n", strconv.Itoa(cfg.spawnN),
 		"-t", fmt.Sprintf("%ds", cfg.timeLimit)}
 	if env != "" {
 		args = append(args, "-env", env)
@@ -261,7 +261,7 @@ func runBench(cfg *config) error {
 			}
 			if c == spawnConc && (cfg.only == nil || cfg.only["spawn-floor"]) {
 				for _, s := range spawnRows {
-					report(spawnFloor(cfg, s.Name, s.Env, round))
+					report(spawnFloor(cfg, s.Name, s.Bin, s.Env, round))
 				}
 			}
 		}
@@ -271,7 +271,7 @@ func runBench(cfg *config) error {
 		// concurrencies do not include 16.
 		for round := 1; round <= cfg.rounds; round++ {
 			for _, s := range spawnRows {
-				report(spawnFloor(cfg, s.Name, s.Env, round))
+				report(spawnFloor(cfg, s.Name, s.Bin, s.Env, round))
 			}
 		}
 	}

@@ -36,7 +36,7 @@ type config struct {
 func main() {
 	var cfg config
 	var conc, only, leakChild string
-	flag.StringVar(&cfg.binDir, "bindir", "", "directory holding the built binaries (hellod, cfork, nethttp, spawnfloor, nop)")
+	flag.StringVar(&cfg.binDir, "bindir", "", "directory holding the built binaries (hellod, cfork, nethttp, spawnfloor, nop, nopdeps)")
 	flag.StringVar(&cfg.workDir, "workdir", "", "scratch directory for logs, ab output and busybox's document root")
 	flag.StringVar(&cfg.out, "out", "", "Markdown file to write the results to")
 	flag.StringVar(&cfg.mode, "mode", "bench", "bench or leak")
@@ -149,9 +149,10 @@ func servers(cfg *config) []*serverDef {
 }
 
 // The spawn-floor rows: a bare Go binary started and reaped at c=16.
-var spawnRows = []struct{ Name, Desc, Env string }{
-	{"spawn-floor", "bare Go binary (func main(){}), StartProcess+Wait4, c=16, empty env", ""},
-	{"spawn-floor-gmp1", "same with GOMAXPROCS=1 in the child's env", "GOMAXPROCS=1"},
+var spawnRows = []struct{ Name, Desc, Bin, Env string }{
+	{"spawn-floor", "bare Go binary (func main(){}), StartProcess+Wait4, c=16, empty env", "nop", ""},
+	{"spawn-floor-gmp1", "same with GOMAXPROCS=1 in the child's env", "nop", "GOMAXPROCS=1"},
+	{"spawn-floor-deps", "bare Go binary linking what hellod links (go-systemd activation, net/http), GOMAXPROCS=1", "nopdeps", "GOMAXPROCS=1"},
 }
 
 const spawnConc = 16

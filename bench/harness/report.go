@@ -233,6 +233,8 @@ func summarize(cfg *config, defs []*serverDef, all []result, problems []string) 
 		{"hellod-exec / nethttp (req/s)", "hellod-exec", "nethttp", "rps"},
 		{"hellod-fork / busybox (req/s)", "hellod-fork", "busybox", "rps"},
 		{"hellod-exec / spawn-floor (req/s vs spawns/s at c=16)", "hellod-exec", "spawn-floor", "rps"},
+		{"hellod-exec / spawn-floor-deps (req/s vs spawns/s at c=16)", "hellod-exec", "spawn-floor-deps", "rps"},
+		{"spawn-floor-deps / spawn-floor (what linking costs a start)", "spawn-floor-deps", "spawn-floor", "rps"},
 		{"hellod-fork-quiet / hellod-fork (req/s, logging off vs on)", "hellod-fork-quiet", "hellod-fork", "rps"},
 		{"hellod-exec-quiet / hellod-exec (req/s, logging off vs on)", "hellod-exec-quiet", "hellod-exec", "rps"},
 		{"hellod-fork / cfork (CPU per conn)", "hellod-fork", "cfork", "cpu"},

@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hellod/hellod/internal/response"
@@ -22,34 +21,59 @@ import (
 // speaks exactly the HTTP of the exec child and exits with the same
 // outcome codes. See the contract at the top of forkchild.go.
 type Fork struct {
-	s            Settings
-	strictColons bool
+	s Settings
 
-	mu   sync.Mutex // serialises refreshes of resp
-	resp atomic.Pointer[forkResponses]
+	mu   sync.Mutex // serialises forks and every write to mem
+	sec  int64      // the second of the Date in mem's responses
+	mem  []byte     // the forkMem mapping
+	m    *forkMem
+	resp [outcomeSlots][]byte // the responses of sec, reused to build the next
 }
 
-// forkResponses are the complete responses for one second's Date, indexed
-// by outcome. Never modified once published.
-type forkResponses struct {
-	sec int64
-	b   [outcomeSlots][]byte
-}
-
-// outcomeSlots bounds the outcome codes that index forkResponses.b.
+// outcomeSlots bounds the outcome codes that index the responses.
 const outcomeSlots = 32
 
 // errForkFuzzBuild is NewFork's error in a build with -tags forkfuzz.
 var errForkFuzzBuild = errors.New("fork strategy unavailable: built with -tags forkfuzz, whose request parser may not run in a forked child")
 
-// NewFork prepares a fork strategy.
+// NewFork prepares a fork strategy: the child's memory, its responses and,
+// where children run on their own stack, the parent's other mappings
+// marked not to be copied into them.
 func NewFork(s Settings) (*Fork, error) {
 	if !forkParserNosplit {
 		return nil, errForkFuzzBuild
 	}
-	f := &Fork{s: s, strictColons: urlStrictColons()}
-	f.responses(time.Now())
+	f := &Fork{s: s}
+	now := time.Now()
+	size := f.build(now)
+	m, mem, err := newForkMem(urlStrictColons(), size+forkPage)
+	if err != nil {
+		return nil, err
+	}
+	f.m, f.mem = m, mem
+	if !m.setResponses(mem, &f.resp) {
+		f.Close()
+		return nil, fmt.Errorf("fork child memory: %d bytes of responses do not fit", size)
+	}
+	f.sec = now.Unix()
+	if forkOwnStack {
+		if err := isolateForkMem(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	return f, nil
+}
+
+// build prepares the responses of now's Date in f.resp, reusing their
+// buffers, and returns their total size.
+func (f *Fork) build(now time.Time) int {
+	n := 0
+	for _, o := range response.Responses {
+		f.resp[o] = response.Append(f.resp[o][:0], o, f.s.Message, now)
+		n += len(f.resp[o])
+	}
+	return n
 }
 
 // urlStrictColons reports how this process's net/url treats a host with
@@ -63,50 +87,72 @@ func urlStrictColons() bool {
 // Name implements Strategy.
 func (f *Fork) Name() string { return "fork" }
 
-// Close implements Strategy.
-func (f *Fork) Close() error { return nil }
-
-// responses returns the prepared responses for now's second, building them
-// at most once a second (under mu; readers never block).
-func (f *Fork) responses(now time.Time) *forkResponses {
-	sec := now.Unix()
-	if r := f.resp.Load(); r != nil && r.sec == sec {
-		return r
-	}
+// Close implements Strategy: it unmaps the children's memory (children
+// already forked have their own copy).
+func (f *Fork) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r := f.resp.Load(); r != nil && r.sec == sec {
-		return r
+	if f.mem == nil {
+		return nil
 	}
-	r := &forkResponses{sec: sec}
-	for _, o := range response.Responses {
-		r.b[o] = response.Append(make([]byte, 0, 256+len(f.s.Message)), o, f.s.Message, now)
+	unregisterForkMem(f.mem)
+	err := unix.Munmap(f.mem)
+	f.mem, f.m = nil, nil
+	if err != nil {
+		return fmt.Errorf("fork child memory: %w", os.NewSyscallError("munmap", err))
 	}
-	f.resp.Store(r)
-	return r
+	return nil
 }
 
-// Start implements Strategy. It is safe for concurrent use: a child reads
-// only the arguments on this call's stack and immutable responses.
+// refresh brings the responses in mem to now's second, at most once a
+// second; then it also marks MADV_DONTFORK the mappings the runtime made
+// since the last time. Called with f.mu held.
+func (f *Fork) refresh(now time.Time) error {
+	sec := now.Unix()
+	if sec == f.sec {
+		return nil
+	}
+	f.build(now)
+	if !f.m.setResponses(f.mem, &f.resp) {
+		return errors.New("responses grew beyond the fork child memory")
+	}
+	f.sec = sec
+	if forkOwnStack {
+		isolateForkMem() // best effort: what it misses is only copied
+	}
+	return nil
+}
+
+// Start implements Strategy. It is safe for concurrent use: forks are
+// serialised, and a child sees the responses as they were at its fork.
 func (f *Fork) Start(fd int) (int, error) {
-	r := f.responses(time.Now())
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		return 0, fmt.Errorf("start fork child: %w", os.NewSyscallError("clock_gettime", err))
 	}
 	now := ts.Nano()
-	a := forkArgs{
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		return 0, errors.New("start fork child: strategy closed")
+	}
+	if err := f.refresh(time.Now()); err != nil {
+		return 0, fmt.Errorf("start fork child: %w", err)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if forkKeepTLS {
+		if err := keepThread(); err != nil {
+			return 0, fmt.Errorf("start fork child: %w", err)
+		}
+	}
+	a := forkCall{
 		conn:           fd,
 		headerDeadline: now + int64(f.s.HeaderTimeout),
 		deadline:       now + int64(f.s.ChildTimeout),
-		strictColons:   f.strictColons,
-		resp:           r,
-		buf:            &forkBuf,
+		m:              f.m,
 	}
-	runtime.LockOSThread()
 	pid, errno := forkClone(&a)
-	runtime.UnlockOSThread()
-	runtime.KeepAlive(r)
 	if errno != 0 {
 		return 0, fmt.Errorf("start fork child: %w", os.NewSyscallError("clone", errno))
 	}

@@ -12,14 +12,25 @@ package child
 //     or the scheduler; the linker's nosplit check fails the build if a
 //     chain of these frames could overflow the stack guard), //go:norace
 //     (no race-detector calls) and //go:nocheckptr;
-//   - calls only functions of this file and syscall.RawSyscall/RawSyscall6
-//     (nosplit, norace, no entersyscall): no runtime calls, no allocation,
-//     no interface or closure calls, no defer, no panics on the paths it
-//     takes (indexes are bounded by hand), no locks, no pointer writes to
-//     the heap; it writes only to its own stack and to forkBuf, a global
-//     byte array the parent never touches (the child's copy-on-write copy);
-//   - reads what the parent prepared before the fork: the forkArgs on the
-//     parent's stack and the immutable response bytes it points to.
+//   - calls only functions of this file, forkparse.go and
+//     syscall.RawSyscall/RawSyscall6 (nosplit, norace, no entersyscall): no
+//     runtime calls, no allocation, no interface or closure calls, no
+//     defer, no panics on the paths it takes (indexes are bounded by hand),
+//     no locks, no pointer writes through pointers (write barriers);
+//   - touches no memory but its stack, the text and read-only data of the
+//     binary and the forkMem region (forkmem.go): it reads no package
+//     variable. On amd64 the child does not even have the rest: the parent
+//     marks every other writable mapping MADV_DONTFORK (the Go heap, the
+//     goroutine stacks, the binary's data and bss), so that a fork copies
+//     a few page-table entries instead of all of them; the child starts on
+//     a stack inside forkMem (forkclone_amd64.s) with no g, so that a
+//     stray read of g, of its thread-local storage or of a global faults
+//     at once, which the tests would see. Elsewhere the child runs on the
+//     forking goroutine's stack in a full copy of the parent
+//     (forkclone_other.go);
+//   - reads what the parent prepared before the fork: its arguments and
+//     forkMem's responses; it writes only its stack and forkMem.buf, which
+//     the parent never touches.
 //
 // Signals: the parent calls syscall's runtime_BeforeFork (linknamed; it is
 // one of the runtime's pushed "hall of shame" symbols, so Go 1.26's
@@ -60,41 +71,20 @@ func runtime_BeforeFork()
 //go:linkname runtime_AfterFork syscall.runtime_AfterFork
 func runtime_AfterFork()
 
-// forkBufSize holds a request line (maxRequestLine), a header section
-// (MaxHeaderBytes) and one read's overshoot.
-const forkBufSize = maxRequestLine + MaxHeaderBytes + 8<<10
-
-// forkBuf is where a forked child reads its request into. The parent never
-// writes to it, so forking costs no copy of it; each child writes its own
-// copy-on-write pages.
-var forkBuf [forkBufSize]byte
-
-// forkArgs is everything a child needs, prepared by the parent.
-type forkArgs struct {
+// forkCall is what a child is forked with. On amd64 the child gets a copy
+// of its first four words on its own stack; forkclone_amd64.s knows the
+// layout.
+type forkCall struct {
 	conn           int
 	headerDeadline int64 // CLOCK_MONOTONIC nanoseconds
 	deadline       int64
-	strictColons   bool
-	resp           *forkResponses
-	buf            *[forkBufSize]byte
+	m              *forkMem
+	fn             uintptr // amd64: where the child starts (forkChildPC)
 }
 
-// forkClone forks. In the parent it returns the child's PID or the error;
-// in the child it serves a.conn and exits.
-//
-//go:nosplit
-//go:norace
-//go:nocheckptr
-func forkClone(a *forkArgs) (pid uintptr, errno syscall.Errno) {
-	runtime_BeforeFork()
-	pid, _, errno = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
-	if errno != 0 || pid != 0 {
-		runtime_AfterFork()
-		return pid, errno
-	}
-	forkChildMain(a)
-	return 0, 0 // not reached
-}
+// forkBufSize holds a request line (maxRequestLine), a header section
+// (MaxHeaderBytes) and one read's overshoot.
+const forkBufSize = maxRequestLine + MaxHeaderBytes + 8<<10
 
 //go:nosplit
 //go:norace
@@ -108,7 +98,8 @@ func forkExit(o response.Outcome) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func forkChildMain(a *forkArgs) {
+func forkChildMain(a *forkCall) {
+	m, deadline := a.m, a.deadline
 	if a.conn != ConnFD {
 		if _, _, e := syscall.RawSyscall(syscall.SYS_DUP3, uintptr(a.conn), ConnFD, 0); e != 0 {
 			forkExit(response.Failed)
@@ -130,19 +121,19 @@ func forkChildMain(a *forkArgs) {
 	// barrier (a runtime call, and the parent may have forked mid-GC).
 	var h headScan
 	body := false
-	o := forkReadDecide(a, &h)
+	o := forkReadDecide(&m.buf, min(a.headerDeadline, deadline), &h)
 	if o == headComplete {
-		o = classifyFork(a.buf[:h.w], h.lineEnd, a.strictColons, &body)
+		o = classifyFork(m.buf[:h.w], h.lineEnd, m.strictColons, &body)
 	}
 	if o == response.ClientGone {
 		forkExit(o)
 	}
-	if !forkSend(a.resp.pick(o), a.deadline) {
+	if !forkSend(m.pick(o), deadline) {
 		forkExit(response.WriteFailed)
 	}
 	// Linger as Serve does: when the client may still be sending.
 	if body || h.extra || (o != response.OKGet && o != response.OKHead) || forkPending() {
-		forkLinger(a)
+		forkLinger(&m.buf, deadline)
 	}
 	forkExit(o)
 }
@@ -202,21 +193,18 @@ func forkRead(p []byte, deadline int64) int {
 	}
 }
 
-// forkReadDecide reads the request head as ReadHead does and decides as
-// Decide does, except that for a complete head it returns headComplete, the
-// head being a.buf[:h.w], for the caller to classify. It writes no pointer
-// through a pointer (that would be a write barrier, a runtime call).
+// forkReadDecide reads the request head into b by deadline as ReadHead
+// does and decides as Decide does, except that for a complete head it
+// returns headComplete, the head being b[:h.w], for the caller to classify.
+// It writes no pointer through a pointer (that would be a write barrier, a
+// runtime call).
 //
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func forkReadDecide(a *forkArgs, h *headScan) response.Outcome {
-	buf := a.buf[:]
+func forkReadDecide(b *[forkBufSize]byte, deadline int64, h *headScan) response.Outcome {
+	buf := b[:]
 	*h = headScan{lineEnd: -1}
-	deadline := a.headerDeadline
-	if a.deadline < deadline {
-		deadline = a.deadline
-	}
 	for {
 		end := h.w + 4096
 		if end > len(buf) {
@@ -283,15 +271,12 @@ func forkPending() bool {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func forkLinger(a *forkArgs) {
+func forkLinger(b *[forkBufSize]byte, childDeadline int64) {
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SHUTDOWN, ConnFD, syscall.SHUT_WR, 0); e != 0 {
 		return
 	}
-	deadline := forkNow() + int64(lingerTime)
-	if a.deadline < deadline {
-		deadline = a.deadline
-	}
-	buf := a.buf[:4096]
+	deadline := min(forkNow()+int64(lingerTime), childDeadline)
+	buf := b[:4096]
 	for n := 0; n < lingerBytes; {
 		m := forkRead(buf, deadline)
 		if m <= 0 {
@@ -306,9 +291,14 @@ func forkLinger(a *forkArgs) {
 //go:nosplit
 //go:norace
 //go:nocheckptr
-func (r *forkResponses) pick(o response.Outcome) []byte {
-	if int(o) < len(r.b) {
-		return r.b[o]
+func (m *forkMem) pick(o response.Outcome) []byte {
+	if int(o) >= len(m.resp) {
+		return nil
 	}
-	return nil
+	r := m.resp[o]
+	if r.n == 0 {
+		return nil
+	}
+	all := (*[forkMaxMem]byte)(unsafe.Pointer(m))
+	return all[r.off : r.off+r.n : r.off+r.n]
 }

@@ -1,0 +1,111 @@
+package child
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/hellod/hellod/internal/linux"
+	"github.com/hellod/hellod/internal/response"
+)
+
+// TestForkChildMemory looks at the memory of a fork child waiting for its
+// request. Where children run on their own stack (amd64), a fork copies
+// only what a child needs (forkMem, and in a cgo build the mapping holding
+// the forking thread's thread pointer): the child has no copy of the Go
+// heap, of the goroutine stacks or of the package variables. (Mappings the
+// runtime makes between two isolateForkMem calls are copied until the next
+// one, so the test checks known addresses rather than every mapping.)
+func TestForkChildMemory(t *testing.T) {
+	skipWithoutForkChild(t)
+	if !forkOwnStack {
+		t.Skip("children run in a full copy of the parent on this architecture")
+	}
+	h := newHarness(t)
+	st, err := NewFork(testSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	heapObject := new([4096]byte)
+	heapObject[0] = 1
+	var onStack int
+	client, fd := dialAccept(t, h.lfd, h.addr, nil)
+	defer client.Close()
+	if err := isolateForkMem(); err != nil {
+		t.Fatal(err)
+	}
+	absent := map[string]uintptr{
+		"a heap object":           uintptr(unsafe.Pointer(heapObject)),
+		"a goroutine's stack":     uintptr(unsafe.Pointer(&onStack)),
+		"a package variable":      uintptr(unsafe.Pointer(&forkMems)),
+		"a package variable (rw)": uintptr(unsafe.Pointer(&testSettings)),
+	}
+	pid, code := h.start(st, fd)
+	var maps []linux.Mapping
+	for deadline := time.Now().Add(5 * time.Second); procState(pid) != 'S'; {
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d: want it asleep in read(2), got state %q", pid, procState(pid))
+		}
+		time.Sleep(time.Millisecond) // polling /proc, not synchronising
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err == nil {
+		maps, err = linux.ParseMaps(b)
+	}
+	if err != nil {
+		t.Fatalf("child %d: %v", pid, err)
+	}
+	inForkMem := false
+	for _, m := range maps {
+		for what, a := range absent {
+			if m.Start <= a && a < m.End {
+				t.Errorf("child %d: want no copy of %s (%#x), got it in %+v", pid, what, a, m)
+			}
+		}
+		inForkMem = inForkMem || m.Start <= uintptr(unsafe.Pointer(st.m)) && uintptr(unsafe.Pointer(st.m)) < m.End
+	}
+	if !inForkMem {
+		t.Errorf("child %d: want forkMem (%p) mapped, got %+v", pid, st.m, maps)
+	}
+	t.Logf("fork child: RssAnon %s, VmPTE %s; parent: RssAnon %s, VmPTE %s",
+		procStatus(pid, "RssAnon"), procStatus(pid, "VmPTE"), procStatus(os.Getpid(), "RssAnon"), procStatus(os.Getpid(), "VmPTE"))
+	if kb := procStatusKB(t, pid, "RssAnon"); kb > 1024 {
+		t.Errorf("child %d: want at most 1024 kB of anonymous memory, got %d kB", pid, kb)
+	}
+	client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := io.ReadAll(client)
+	if err != nil || !bytes.HasPrefix(resp, []byte("HTTP/1.1 200 OK\r\n")) {
+		t.Errorf("want 200, got %q, %v", resp, err)
+	}
+	if c := waitCode(t, code); c != int(response.OKGet) {
+		t.Errorf("want exit code 0, got %d", c)
+	}
+}
+
+// procStatus is a field of /proc/PID/status, or "?".
+func procStatus(pid int, field string) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range bytes.Split(b, []byte{'\n'}) {
+		if k, v, ok := bytes.Cut(l, []byte{':'}); ok && string(k) == field {
+			return string(bytes.TrimSpace(v))
+		}
+	}
+	return "?"
+}
+
+func procStatusKB(t *testing.T, pid int, field string) int {
+	t.Helper()
+	v := procStatus(pid, field)
+	n, err := strconv.Atoi(string(bytes.TrimSuffix([]byte(v), []byte(" kB"))))
+	if err != nil {
+		t.Fatalf("/proc/%d/status %s: want a size in kB, got %q", pid, field, v)
+	}
+	return n
+}
