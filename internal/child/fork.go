@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"time"
 
@@ -28,7 +29,17 @@ type Fork struct {
 	mem  []byte     // the forkMem mapping
 	m    *forkMem
 	resp [outcomeSlots][]byte // the responses of sec, reused to build the next
+
+	mapped   []metrics.Sample // the runtime's mapped memory, read once a second
+	isolated struct {
+		mapped uint64 // the runtime's mapped memory at the last isolateForkMem
+		sec    int64  // and its time
+	}
 }
+
+// isolateEvery bounds the time between two isolateForkMem calls even when
+// the runtime's mapped memory seems unchanged.
+const isolateEvery = 60 // seconds
 
 // outcomeSlots bounds the outcome codes that index the responses.
 const outcomeSlots = 32
@@ -56,8 +67,9 @@ func NewFork(s Settings) (*Fork, error) {
 		return nil, fmt.Errorf("fork child memory: %d bytes of responses do not fit", size)
 	}
 	f.sec = now.Unix()
+	f.mapped = []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
 	if forkOwnStack {
-		if err := isolateForkMem(); err != nil {
+		if err := f.isolate(f.sec); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -104,9 +116,17 @@ func (f *Fork) Close() error {
 	return nil
 }
 
+// isolate runs isolateForkMem and notes when. Called with f.mu held.
+func (f *Fork) isolate(sec int64) error {
+	metrics.Read(f.mapped)
+	f.isolated.mapped, f.isolated.sec = f.mapped[0].Value.Uint64(), sec
+	return isolateForkMem()
+}
+
 // refresh brings the responses in mem to now's second, at most once a
-// second; then it also marks MADV_DONTFORK the mappings the runtime made
-// since the last time. Called with f.mu held.
+// second; then, if the runtime has mapped or unmapped memory since the
+// last isolateForkMem (or that was a minute ago), it runs it again to mark
+// MADV_DONTFORK what the runtime mapped. Called with f.mu held.
 func (f *Fork) refresh(now time.Time) error {
 	sec := now.Unix()
 	if sec == f.sec {
@@ -118,7 +138,10 @@ func (f *Fork) refresh(now time.Time) error {
 	}
 	f.sec = sec
 	if forkOwnStack {
-		isolateForkMem() // best effort: what it misses is only copied
+		metrics.Read(f.mapped)
+		if f.mapped[0].Value.Uint64() != f.isolated.mapped || sec-f.isolated.sec >= isolateEvery {
+			f.isolate(sec) // best effort: what it misses is only copied
+		}
 	}
 	return nil
 }

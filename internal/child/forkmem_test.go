@@ -109,3 +109,38 @@ func procStatusKB(t *testing.T, pid int, field string) int {
 	}
 	return n
 }
+
+// TestForkLargeMessage serves the largest --message through a fork child,
+// whose responses live in forkMem, and checks every byte of it.
+func TestForkLargeMessage(t *testing.T) {
+	skipWithoutForkChild(t)
+	h := newHarness(t)
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 64<<10/16)
+	s := testSettings
+	s.Message = string(msg)
+	st, err := NewFork(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	client, fd := dialAccept(t, h.lfd, h.addr, nil)
+	defer client.Close()
+	_, code := h.start(st, fd)
+	client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := io.ReadAll(client)
+	if err != nil {
+		t.Fatalf("want the response, got %v after %d bytes", err, len(resp))
+	}
+	head, body, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
+	if !ok || !bytes.HasPrefix(head, []byte("HTTP/1.1 200 OK\r\n")) ||
+		!bytes.Contains(head, []byte(fmt.Sprintf("\r\nContent-Length: %d\r\n", len(msg)))) {
+		t.Errorf("want a 200 head with Content-Length %d, got %q", len(msg), head)
+	}
+	if !bytes.Equal(body, msg) {
+		t.Errorf("want the %d-byte message as body, got %d bytes", len(msg), len(body))
+	}
+	if c := waitCode(t, code); c != int(response.OKGet) {
+		t.Errorf("want exit code 0, got %d", c)
+	}
+}
