@@ -271,8 +271,13 @@ func hit(addr string, src net.IP, timeout time.Duration, msg string) (outcome, t
 	}
 	c, err := dl.Dial("tcp", addr)
 	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
 			return gotRefused, time.Since(start), err
+		case errors.Is(err, syscall.ECONNRESET):
+			// Reset during the handshake: the listener closed with the
+			// connection still in its queue.
+			return gotReset, time.Since(start), err
 		}
 		return gotOther, time.Since(start), err
 	}

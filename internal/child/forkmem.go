@@ -34,7 +34,7 @@ type forkHeader struct {
 type forkSpan struct{ off, n uint32 }
 
 const (
-	forkPage      = 4096 // the smallest page size of hellod's targets
+	forkPage      = 4096 // amd64's page size (elsewhere only a unit of layout)
 	forkStackSize = 16 << 10
 	// forkStackTop is where a child's stack starts (it grows down).
 	forkStackTop = unsafe.Offsetof(forkMem{}.stack) + forkStackSize
@@ -55,10 +55,12 @@ func newForkMem(strictColons bool, respBytes int) (*forkMem, []byte, error) {
 		return nil, nil, fmt.Errorf("fork child memory: %w", os.NewSyscallError("mmap", err))
 	}
 	m := (*forkMem)(unsafe.Pointer(&b[0]))
-	g := unsafe.Offsetof(m.guard)
-	if err := unix.Mprotect(b[g:g+forkPage], unix.PROT_NONE); err != nil {
-		unix.Munmap(b)
-		return nil, nil, fmt.Errorf("fork child memory: guard page: %w", os.NewSyscallError("mprotect", err))
+	if forkOwnStack { // the stack is used: guard it
+		g := unsafe.Offsetof(m.guard)
+		if err := unix.Mprotect(b[g:g+forkPage], unix.PROT_NONE); err != nil {
+			unix.Munmap(b)
+			return nil, nil, fmt.Errorf("fork child memory: guard page: %w", os.NewSyscallError("mprotect", err))
+		}
 	}
 	m.strictColons = strictColons
 	registerForkMem(b)
@@ -113,12 +115,12 @@ func unregisterForkMem(b []byte) {
 }
 
 // isolateForkMem marks MADV_DONTFORK every mapping of this process that a
-// forked child does not need, that is all but: every forkMem, the
-// binary's text and read-only data (file-backed and not writable,
-// which fork does not copy anyway), the kernel's [vdso] and the like, and
-// the mappings that contain an address of keep. The Go runtime maps new
-// memory as the heap grows; those mappings are copied until the next call.
-// A mapping madvise refuses is left as it is (it costs time, not safety).
+// forked child does not need, that is all but: every forkMem, the binary's
+// text and read-only data (file-backed and not writable, which fork does
+// not copy anyway), the kernel's [vdso] and the like, and the mappings
+// that contain an address of forkMems.keep. The Go runtime maps new memory
+// as the heap grows; those mappings are copied until the next call. A
+// mapping madvise refuses is left as it is (it costs time, not safety).
 func isolateForkMem() error {
 	forkMems.Lock()
 	defer forkMems.Unlock()
