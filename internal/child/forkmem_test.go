@@ -75,8 +75,11 @@ func TestForkChildMemory(t *testing.T) {
 	}
 	t.Logf("fork child: RssAnon %s, VmPTE %s; parent: RssAnon %s, VmPTE %s",
 		procStatus(pid, "RssAnon"), procStatus(pid, "VmPTE"), procStatus(os.Getpid(), "RssAnon"), procStatus(os.Getpid(), "VmPTE"))
-	if kb := procStatusKB(t, pid, "RssAnon"); kb > 1024 {
-		t.Errorf("child %d: want at most 1024 kB of anonymous memory, got %d kB", pid, kb)
+	// A child with a copy of the parent would have about the parent's
+	// anonymous memory (shared pages count in both); with forkMem alone it
+	// has a few pages (a cgo build adds the forking thread's stack).
+	if c, p := procStatusKB(t, pid, "RssAnon"), procStatusKB(t, os.Getpid(), "RssAnon"); c > p/4 {
+		t.Errorf("child %d: want at most a quarter of the parent's anonymous memory (%d kB), got %d kB", pid, p, c)
 	}
 	client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	client.SetReadDeadline(time.Now().Add(10 * time.Second))
