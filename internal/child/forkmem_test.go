@@ -81,15 +81,7 @@ func TestForkChildMemory(t *testing.T) {
 	if c, p := procStatusKB(t, pid, "RssAnon"), procStatusKB(t, os.Getpid(), "RssAnon"); c > p/4 {
 		t.Errorf("child %d: want at most a quarter of the parent's anonymous memory (%d kB), got %d kB", pid, p, c)
 	}
-	client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-	client.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := io.ReadAll(client)
-	if err != nil || !bytes.HasPrefix(resp, []byte("HTTP/1.1 200 OK\r\n")) {
-		t.Errorf("want 200, got %q, %v", resp, err)
-	}
-	if c := waitCode(t, code); c != int(response.OKGet) {
-		t.Errorf("want exit code 0, got %d", c)
-	}
+	wantServedGET(t, client, code)
 }
 
 // procStatus is a field of /proc/PID/status, or "?".

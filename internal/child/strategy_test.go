@@ -442,16 +442,23 @@ func TestChildDescriptors(t *testing.T) {
 					t.Errorf("child holds fd %d -> %s", fd, l)
 				}
 			}
-			client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-			client.SetReadDeadline(time.Now().Add(10 * time.Second))
-			resp, err := io.ReadAll(client)
-			if err != nil || !bytes.HasPrefix(resp, []byte("HTTP/1.1 200 OK\r\n")) {
-				t.Errorf("want 200, got %q, %v", resp, err)
-			}
-			if c := waitCode(t, code); c != int(response.OKGet) {
-				t.Errorf("want exit code 0, got %d", c)
-			}
+			wantServedGET(t, client, code)
 		})
+	}
+}
+
+// wantServedGET sends a GET on client and wants its child's 200 and exit
+// code 0 (code is the child's, from harness.start).
+func wantServedGET(t *testing.T, client *net.TCPConn, code <-chan int) {
+	t.Helper()
+	client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := io.ReadAll(client)
+	if err != nil || !bytes.HasPrefix(resp, []byte("HTTP/1.1 200 OK\r\n")) {
+		t.Errorf("want 200, got %q, %v", resp, err)
+	}
+	if c := waitCode(t, code); c != int(response.OKGet) {
+		t.Errorf("want exit code 0, got %d", c)
 	}
 }
 
