@@ -86,7 +86,9 @@ func TestReadHeadStopsAtEndOfHead(t *testing.T) {
 }
 
 // tcpPair returns the server side of a loopback TCP connection as a
-// blocking descriptor, as a child gets it, and the client side.
+// blocking descriptor, as a child gets it, and the client side. The
+// descriptor is for serveAsync, which closes it: closing it twice could
+// close another test's descriptor that got the same number.
 func tcpPair(t *testing.T) (int, *net.TCPConn) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -114,17 +116,20 @@ func tcpPair(t *testing.T) (int, *net.TCPConn) {
 		t.Fatal(err)
 	}
 	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Close(fd) })
 	return fd, client.(*net.TCPConn)
 }
 
 func serveAsync(fd int, s Settings) <-chan response.Outcome {
 	ch := make(chan response.Outcome, 1)
 	go func() {
-		ch <- Serve(fd, s, time.Now())
+		o := Serve(fd, s, time.Now())
+		// Close before reporting: once the test has the outcome it may end,
+		// and the next test may get this descriptor number.
 		unix.Close(fd)
+		ch <- o
 	}()
 	return ch
 }
