@@ -15,7 +15,7 @@
 #   4. STATUS= line, dynamic user, watchdog pings
 #   5. restart under load, and upgrade under load: no failed request
 #   6. kill -9 of the main process: restarted, the socket keeps accepting
-#      (6b. --child fork, when the binary has it: children served, no failure)
+#      (6b. the other --child strategy: children served, no failure)
 #   7. HELLOD_IDLE_EXIT in /etc/default/hellod: stops when idle, restarts
 #   8. apt remove: port closed, units gone; apt purge: no file left behind
 #      (8b. policy-rc.d and an earlier "systemctl disable" are respected)
@@ -166,20 +166,27 @@ is_active hellod.socket active || fail "hellod.socket is $(inbox systemctl is-ac
 ok "restarted by systemd (NRestarts $(prop hellod.service NRestarts), MainPID $mp -> $(main_pid)); socket still accepting"
 
 # ---------------------------------------------------------------- 6b
-step "6b. HELLOD_CHILD=fork under the same sandbox"
+step "6b. the other child strategy (HELLOD_CHILD) under the same sandbox"
+# Steps 1-6 ran the default strategy; this runs the other one, named by
+# --help ("how a child is made: fork or exec (default fork) [HELLOD_CHILD]").
 help=$(inbox hellod --help 2>&1 || true)
-if grep -q 'exec or fork' <<<"$help"; then
-	echo 'HELLOD_CHILD=fork' | inbox tee -a /etc/default/hellod >/dev/null
+case "$help" in
+*"(default fork) [HELLOD_CHILD]"*) other="exec" ;;
+*"(default exec) [HELLOD_CHILD]"*) other="fork" ;;
+*) other="" ;;
+esac
+if [ -n "$other" ]; then
+	echo "HELLOD_CHILD=$other" | inbox tee -a /etc/default/hellod >/dev/null
 	inbox systemctl restart hellod.service
 	port=$(expect_hello)
-	poll 10 "a journal entry for the fork-mode child (port $port)" child_entry
-	[ "$(jq -r '.EXIT_STATUS' "$run/entry.json")" = 0 ] || fail "fork-mode child: $(cat "$run/entry.json")"
+	poll 10 "a journal entry for the $other-mode child (port $port)" child_entry
+	[ "$(jq -r '.EXIT_STATUS' "$run/entry.json")" = 0 ] || fail "$other-mode child: $(cat "$run/entry.json")"
 	ok "$(jq -r .MESSAGE "$run/entry.json")"
-	under_load "fork-mode children" true
-	inbox sed -i '/^HELLOD_CHILD=fork$/d' /etc/default/hellod
+	under_load "$other-mode children" true
+	inbox sed -i "/^HELLOD_CHILD=$other\$/d" /etc/default/hellod
 	inbox systemctl restart hellod.service
 else
-	echo "    skipped: this hellod has no --child fork"
+	echo "    skipped: this hellod's --help names no second child strategy"
 fi
 
 # ---------------------------------------------------------------- 7
