@@ -15,13 +15,15 @@
 #   4. STATUS= line, dynamic user, watchdog pings
 #   5. restart under load, and upgrade under load: no failed request
 #   6. kill -9 of the main process: restarted, the socket keeps accepting
-#      (6b. --child fork, when the binary has it: children served, no failure)
+#      (6b. the other --child strategy: children served, no failure)
 #   7. HELLOD_IDLE_EXIT in /etc/default/hellod: stops when idle, restarts
 #   8. apt remove: port closed, units gone; apt purge: no file left behind
 #      (8b. policy-rc.d and an earlier "systemctl disable" are respected)
 #   (9. the .rpm's scriptlets, run by hand on its extracted payload)
 # Everything it starts runs in a cgroup of its own and is stopped and removed
 # on exit, as is the overlay (HELLOD_E2E_KEEP=1 keeps the run directory).
+# The helpers (steps, polling, the container, the load loops) are in
+# packaging/e2e-lib.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,275 +38,16 @@ for tool in systemd-nspawn nsenter curl jq ss dpkg-deb; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
-# ---------------------------------------------------------------- helpers
-t0=$(date +%s.%N)
-timings=()
-step_name="" step_t=""
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-step() {
-	end_step
-	step_name=$1 step_t=$(now)
-	echo "=== $step_name"
-}
-end_step() {
-	if [ -n "$step_name" ]; then
-		timings+=("$(printf '%-44s %6ss' "$step_name" "$(elapsed "$step_t" "$(now)")")")
-		step_name=""
-	fi
-}
-ok() { echo "    ok: $*"; }
-
-failed=0
-fail() {
-	echo "e2e: FAIL${step_name:+ ($step_name)}: $*" >&2
-	failed=1
-	diagnostics >&2 || true
-	exit 1
-}
-
-# poll SECONDS DESCRIPTION COMMAND...: run COMMAND every 0.1 s until it
-# succeeds; fail after SECONDS.
-poll() {
-	local limit=$1 desc=$2 deadline
-	shift 2
-	deadline=$(($(date +%s%N) + limit * 1000000000))
-	until "$@" >/dev/null 2>&1; do
-		if [ "$(date +%s%N)" -ge "$deadline" ]; then
-			fail "timed out after ${limit}s waiting for: $desc"
-		fi
-		sleep 0.1
-	done
-}
-
+# shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
+. "$here/e2e-lib.sh"
 run=$(mktemp -d /var/tmp/hellod-e2e.XXXXXX)
-name=hellod-e2e-$$
-nspawn_pid="" pid1="" load_pids=()
-cgroups=()
-
-# In the container: all namespaces, its root and working directory, a clean
-# environment.
-inbox() {
-	nsenter -t "$pid1" -a -r -w env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive SYSTEMD_PAGER= \
-		SYSTEMD_COLORS=0 "$@"
-}
-# In the container's network namespace only: the host's tools (curl, ss).
-innet() { nsenter -t "$pid1" --net "$@"; }
-prop() { inbox systemctl show -p "$2" --value "$1"; }
-is_active() { [ "$(inbox systemctl is-active "$1")" = "$2" ]; }
-
-diagnostics() {
-	[ -n "$pid1" ] && [ -d "/proc/$pid1" ] || return 0
-	echo "--- systemctl status hellod.socket hellod.service"
-	inbox systemctl status --no-pager --lines=0 hellod.socket hellod.service || true
-	echo "--- journalctl -u hellod.socket -u hellod.service (last 40)"
-	inbox journalctl --no-pager -n 40 -u hellod.socket -u hellod.service || true
-}
-
-cleanup() {
-	local rc=$? p deadline
-	set +e
-	end_step
-	for p in "${load_pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${load_pids[@]}"; do wait "$p" 2>/dev/null; done
-	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
-		# SIGTERM: nspawn halts the container in order.
-		kill -TERM "$nspawn_pid"
-		deadline=$((SECONDS + 30))
-		while kill -0 "$nspawn_pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
-			sleep 0.1
-		done
-		if kill -0 "$nspawn_pid" 2>/dev/null; then
-			echo "e2e: nspawn did not halt in 30 s, killing it" >&2
-			kill -KILL "$nspawn_pid"
-		fi
-		wait "$nspawn_pid" 2>/dev/null
-	fi
-	# Remove our cgroups, innermost first.
-	for p in "${cgroups[@]}"; do
-		[ -d "$p" ] && find "$p" -depth -type d -exec rmdir {} + 2>/dev/null
-		if [ -d "$p" ]; then echo "e2e: cgroup left behind: $p" >&2; rc=1; fi
-	done
-	if grep -q " $run" /proc/self/mountinfo; then
-		echo "e2e: mounts left under $run" >&2
-		rc=1
-	elif [ "${HELLOD_E2E_KEEP:-0}" = 1 ]; then
-		echo "e2e: kept $run"
-	else
-		rm -rf --one-file-system "$run"
-	fi
-	if [ "${#timings[@]}" -gt 0 ]; then
-		echo "=== e2e timings"
-		printf '    %s\n' "${timings[@]}"
-		printf '    %-44s %6ss\n' total "$(elapsed "$t0" "$(now)")"
-	fi
-	if [ "$rc" = 0 ] && [ "$failed" = 0 ]; then echo "e2e: PASS"; else echo "e2e: FAIL" >&2; fi
-	exit "$rc"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Load: WORKERS background loops of curl, each request a new connection,
-# each curl run making BATCH requests and writing one status code a line
-# (000 for a failed connection) to $run/load.N. Bounded: at most MAX_RUNS
-# curl runs per worker and LOAD_LIMIT seconds.
-WORKERS=4 BATCH=10 MAX_RUNS=300 LOAD_LIMIT=60
-load_start() {
-	local w
-	rm -f "$run"/load.* "$run/stop"
-	load_pids=()
-	for w in $(seq 1 "$WORKERS"); do
-		(
-			args=()
-			for i in $(seq 1 "$BATCH"); do
-				args+=(-o /dev/null "http://127.0.0.1:8000/?w=$w&i=$i")
-			done
-			end=$((SECONDS + LOAD_LIMIT)) runs=0
-			while [ ! -e "$run/stop" ] && [ "$runs" -lt "$MAX_RUNS" ] && [ "$SECONDS" -lt "$end" ]; do
-				innet curl -s --max-time 10 -H 'Connection: close' \
-					-w '%{http_code}\n' "${args[@]}" >>"$run/load.$w" || true
-				runs=$((runs + 1))
-			done
-		) &
-		load_pids+=($!)
-	done
-}
-load_count() { cat "$run"/load.* 2>/dev/null | wc -l; }
-load_at_least() { [ "$(load_count)" -ge "$1" ]; }
-# load_stop: stops the workers, prints "TOTAL FAILED".
-load_stop() {
-	local p
-	touch "$run/stop"
-	for p in "${load_pids[@]}"; do wait "$p" || true; done
-	load_pids=()
-	cat "$run"/load.* | awk '{ n++ } $1 != "200" { bad++ } END { printf "%d %d\n", n, bad }'
-}
-# under_load DESCRIPTION COMMAND...: COMMAND runs while the load runs; the
-# load goes on until 40 more requests were made after it. No request may fail.
-under_load() {
-	local desc=$1 before result total bad
-	shift
-	load_start
-	poll 20 "load to start" load_at_least 20
-	"$@" || fail "$desc: command failed: $*"
-	before=$(load_count)
-	poll 30 "load to go on after $desc" load_at_least $((before + 40))
-	result=$(load_stop)
-	read -r total bad <<<"$result"
-	[ "$bad" = 0 ] || fail "$desc under load: $bad of $total requests failed ($(sort "$run"/load.* | uniq -c | tr '\n' ' '))"
-	ok "$desc under load: $total requests, 0 failed ($before before the command returned)"
-}
-
-get() { # get URL: prints "CODE LOCALPORT", body into $run/body
-	innet curl -sS --max-time 10 -o "$run/body" -w '%{http_code} %{local_port}' "$1"
-}
-expect_hello() {
-	local out
-	out=$(get "${1:-http://127.0.0.1:8000/}") || fail "request to ${1:-port 8000} failed"
-	[ "${out%% *}" = 200 ] || fail "status ${out%% *}, want 200"
-	[ "$(cat "$run/body")" = "Hello, World!" ] || fail "body $(od -c "$run/body" | head -3)"
-	echo "${out##* }"
-}
-port_closed() {
-	local rc=0
-	innet curl -sS --max-time 5 -o /dev/null http://127.0.0.1:8000/ 2>/dev/null || rc=$?
-	[ "$rc" = 7 ] # couldn't connect
-}
-listening() { [ -n "$(innet ss -Hltn 'sport = :8000')" ]; }
-main_pid() { prop hellod.service MainPID; }
-main_pid_is_new() { local p; p=$(main_pid); [ "$p" != 0 ] && [ "$p" != "$1" ]; }
-# Files of the container, for the before/after-purge comparison.
-snapshot() {
-	inbox find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run \
-		-o -path /tmp -o -path /var/tmp -o -path /var/log -o -path /var/cache \
-		-o -path /var/lib/apt -o -path /var/lib/systemd/timers \
-		-o -path /var/lib/dpkg/updates \) -prune -o -print | sort
-}
-
-# all_clean: the container's files are what they were before the install.
-all_clean() {
-	snapshot >"$run/files.after"
-	if ! diff -u "$run/files.before" "$run/files.after" >"$run/files.diff"; then
-		# dpkg's and apt's own bookkeeping may change; nothing else may.
-		grep '^[-+]/' "$run/files.diff" |
-			grep -Ev '^[-+]/var/lib/dpkg/(status|status-old|available|diversions|lock.*|triggers/.*|.*-old)$' \
-				>"$run/files.left" || true
-		[ ! -s "$run/files.left" ] || fail "purge left differences: $(cat "$run/files.left")"
-	fi
-}
-
 # ---------------------------------------------------------------- boot
-step "root file system (cached in ${HELLOD_E2E_CACHE:-/var/cache/hellod-e2e})"
-root_t=$(now)
-root=$("$here/e2e-root.sh") || fail "could not build the root file system"
-root_s=$(elapsed "$root_t" "$(now)")
-ok "$root (${root_s}s)"
-
-step "boot Debian 12 systemd (systemd-nspawn)"
-mkdir -p "$run/upper" "$run/pkg"
-cp "$deb" "$run/pkg/hellod.deb"
-cp "$deb_next" "$run/pkg/hellod-next.deb"
-if [ -n "$rpm_pkg" ]; then
-	mkdir "$run/pkg/rpmroot"
-	# rpm2archive, not rpm2cpio: nfpm's payload has absolute paths.
-	rpm2archive -n <"$rpm_pkg" | tar -xf - -C "$run/pkg/rpmroot"
-	rpm -qp --qf '%{POSTIN}\n' "$rpm_pkg" >"$run/pkg/rpm-post"
-	rpm -qp --qf '%{PREUN}\n' "$rpm_pkg" >"$run/pkg/rpm-preun"
-	rpm -qp --qf '%{POSTUN}\n' "$rpm_pkg" >"$run/pkg/rpm-postun"
-fi
+boot "$deb" "$deb_next" "$rpm_pkg"
 next_version=$(dpkg-deb -f "$deb_next" Version)
 next_version=${next_version%-*}
-
-# A cgroup of its own for nspawn (and so the container), in each hierarchy
-# that systemd uses, so that nothing collides between runs and all of it can
-# be removed afterwards.
-if [ -d /sys/fs/cgroup/unified ]; then
-	cgroups=("/sys/fs/cgroup/systemd/$name" "/sys/fs/cgroup/unified/$name")
-elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-	cgroups=("/sys/fs/cgroup/$name")
-else
-	cgroups=("/sys/fs/cgroup/systemd/$name")
-fi
-for c in "${cgroups[@]}"; do mkdir "$c"; done
-(
-	for c in "${cgroups[@]}"; do echo "$BASHPID" >"$c/cgroup.procs"; done
-	SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec systemd-nspawn --quiet --boot \
-		--register=no --keep-unit --machine="$name" \
-		--directory="$root" --overlay="$root:$run/upper:/" \
-		--private-network --bind-ro="$run/pkg:/mnt/pkg" --console=pipe
-) </dev/null >"$run/console.log" 2>&1 &
-nspawn_pid=$!
-
-find_pid1() {
-	local c ns
-	kill -0 "$nspawn_pid" 2>/dev/null || fail "systemd-nspawn exited: $(tail -20 "$run/console.log")"
-	ns=$(readlink "/proc/$nspawn_pid/ns/pid")
-	# shellcheck disable=SC2013 # the file holds PIDs separated by spaces
-	for c in $(cat /proc/"$nspawn_pid"/task/*/children 2>/dev/null); do
-		if [ "$(readlink "/proc/$c/ns/pid" 2>/dev/null)" != "$ns" ]; then
-			pid1=$c
-			return 0
-		fi
-	done
-	return 1
-}
-deadline=$((SECONDS + 30))
-until find_pid1; do
-	[ "$SECONDS" -lt "$deadline" ] || fail "no container init after 30 s"
-	sleep 0.1
-done
-poll 30 "systemd in the container (/run/systemd/private)" test -S "/proc/$pid1/root/run/systemd/private"
-state=$(inbox timeout 60 systemctl is-system-running --wait) || true
-case "$state" in
-running) ok "container PID 1 is host PID $pid1, system running" ;;
-degraded)
-	echo "    warning: system degraded:"
-	inbox systemctl --failed --no-pager --no-legend | sed 's/^/      /'
-	;;
-*) fail "system state '$state'" ;;
-esac
-snapshot >"$run/files.before"
 
 # ---------------------------------------------------------------- 1
 step "1. apt install: socket listening, service inactive"
@@ -423,20 +166,27 @@ is_active hellod.socket active || fail "hellod.socket is $(inbox systemctl is-ac
 ok "restarted by systemd (NRestarts $(prop hellod.service NRestarts), MainPID $mp -> $(main_pid)); socket still accepting"
 
 # ---------------------------------------------------------------- 6b
-step "6b. HELLOD_CHILD=fork under the same sandbox"
+step "6b. the other child strategy (HELLOD_CHILD) under the same sandbox"
+# Steps 1-6 ran the default strategy; this runs the other one, named by
+# --help ("how a child is made: fork or exec (default fork) [HELLOD_CHILD]").
 help=$(inbox hellod --help 2>&1 || true)
-if grep -q 'exec or fork' <<<"$help"; then
-	echo 'HELLOD_CHILD=fork' | inbox tee -a /etc/default/hellod >/dev/null
+case "$help" in
+*"(default fork) [HELLOD_CHILD]"*) other="exec" ;;
+*"(default exec) [HELLOD_CHILD]"*) other="fork" ;;
+*) other="" ;;
+esac
+if [ -n "$other" ]; then
+	echo "HELLOD_CHILD=$other" | inbox tee -a /etc/default/hellod >/dev/null
 	inbox systemctl restart hellod.service
 	port=$(expect_hello)
-	poll 10 "a journal entry for the fork-mode child (port $port)" child_entry
-	[ "$(jq -r '.EXIT_STATUS' "$run/entry.json")" = 0 ] || fail "fork-mode child: $(cat "$run/entry.json")"
+	poll 10 "a journal entry for the $other-mode child (port $port)" child_entry
+	[ "$(jq -r '.EXIT_STATUS' "$run/entry.json")" = 0 ] || fail "$other-mode child: $(cat "$run/entry.json")"
 	ok "$(jq -r .MESSAGE "$run/entry.json")"
-	under_load "fork-mode children" true
-	inbox sed -i '/^HELLOD_CHILD=fork$/d' /etc/default/hellod
+	under_load "$other-mode children" true
+	inbox sed -i "/^HELLOD_CHILD=$other\$/d" /etc/default/hellod
 	inbox systemctl restart hellod.service
 else
-	echo "    skipped: this hellod has no --child fork"
+	echo "    skipped: this hellod's --help names no second child strategy"
 fi
 
 # ---------------------------------------------------------------- 7

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,164 +61,119 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 func usagef(format string, a ...any) error { return &UsageError{fmt.Errorf(format, a...)} }
 
-// listFlag is a repeatable flag; a comma-separated value gives several.
-type listFlag struct {
-	vals *[]string
-	set  bool
-}
-
-func (l *listFlag) String() string {
-	if l.vals == nil {
-		return ""
-	}
-	return strings.Join(*l.vals, ",")
-}
-
-func (l *listFlag) Set(v string) error {
-	if !l.set { // the first use replaces the default or the environment
-		*l.vals = nil
-		l.set = true
-	}
-	for _, a := range strings.Split(v, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			*l.vals = append(*l.vals, a)
-		}
-	}
-	return nil
-}
-
-// levelFlag parses a log level by name.
-type levelFlag struct{ l *slog.Level }
-
-func (f levelFlag) String() string {
-	if f.l == nil {
-		return "info"
-	}
-	return strings.ToLower(f.l.String())
-}
-
-func (f levelFlag) Set(v string) error {
-	switch strings.ToLower(v) {
-	case "debug":
-		*f.l = slog.LevelDebug
-	case "info":
-		*f.l = slog.LevelInfo
-	case "warn", "warning":
-		*f.l = slog.LevelWarn
-	case "error":
-		*f.l = slog.LevelError
-	default:
-		return errors.New("want debug, info, warn or error")
-	}
-	return nil
-}
-
-// durationFlag rejects negative durations.
-type durationFlag struct {
-	d        *time.Duration
-	zeroOK   bool
-	zeroNote string
-}
-
-func (f durationFlag) String() string {
-	if f.d == nil {
-		return ""
-	}
-	return f.d.String()
-}
-
-func (f durationFlag) Set(v string) error {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return errors.New("want a duration such as 500ms, 10s or 2m")
-	}
-	if d < 0 || (d == 0 && !f.zeroOK) {
-		return errors.New("want a positive duration")
-	}
-	*f.d = d
-	return nil
-}
-
-// intFlag parses a positive int with a clear error.
-type intFlag struct {
-	n        *int
-	min, max int
-}
-
-func (f intFlag) String() string {
-	if f.n == nil {
-		return ""
-	}
-	return strconv.Itoa(*f.n)
-}
-
-func (f intFlag) Set(v string) error {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < f.min || n > f.max {
-		return fmt.Errorf("want an integer from %d to %d", f.min, f.max)
-	}
-	*f.n = n
-	return nil
-}
-
-type choiceFlag struct {
-	s       *string
-	choices []string
-}
-
-func (f choiceFlag) String() string {
-	if f.s == nil {
-		return ""
-	}
-	return *f.s
-}
-
-func (f choiceFlag) Set(v string) error {
-	for _, c := range f.choices {
-		if v == c {
-			*f.s = v
-			return nil
-		}
-	}
-	return fmt.Errorf("want %s", strings.Join(f.choices, " or "))
-}
-
-type messageFlag struct{ s *string }
-
-func (f messageFlag) String() string {
-	if f.s == nil {
-		return ""
-	}
-	return strconv.Quote(*f.s)
-}
-
-func (f messageFlag) Set(v string) error {
-	if !utf8.ValidString(v) {
-		return errors.New("want valid UTF-8")
-	}
-	if len(v) > MaxMessage {
-		return fmt.Errorf("want at most %d bytes, got %d", MaxMessage, len(v))
-	}
-	*f.s = v
-	return nil
-}
-
 // NewFlagSet returns hellod's flags bound to c, which holds the defaults.
+// Each flag is a flag.Func whose function validates the value; its default,
+// shown by Usage, is the text of c's field. The first --listen of a flag set
+// replaces the list c holds; later ones add to it.
 func NewFlagSet(c *Config) *flag.FlagSet {
 	fs := flag.NewFlagSet("hellod", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Var(&listFlag{vals: &c.Listen}, "listen", "address to listen on when not socket-activated: HOST:PORT or unix:/PATH (repeatable, or comma-separated)")
-	fs.Var(intFlag{&c.MaxChildren, 1, 1 << 20}, "max-children", "most children at once; at the cap no connection is accepted until one exits")
-	fs.Var(durationFlag{d: &c.HeaderTimeout}, "header-timeout", "a request's header section must arrive within this, else 408")
-	fs.Var(durationFlag{d: &c.ChildTimeout}, "child-timeout", "a child lives at most this long, else it is killed (SIGKILL)")
-	fs.Var(durationFlag{d: &c.ShutdownTimeout}, "shutdown-timeout", "on SIGTERM/SIGINT, how long running children may finish before SIGKILL")
-	fs.Var(durationFlag{d: &c.EvictAfter, zeroOK: true}, "evict-after", "at --max-children, while connections wait, kill children that have run this long, oldest first (0: never)")
-	fs.Var(durationFlag{d: &c.IdleExit, zeroOK: true}, "idle-exit", "exit after this long without connections or children (0: never)")
-	fs.Var(messageFlag{&c.Message}, "message", "body of the 200 response")
-	fs.Var(levelFlag{&c.LogLevel}, "log-level", "debug, info (one line per connection), warn or error")
-	fs.Var(choiceFlag{&c.Child, Strategies}, "child", "how a child is made: "+strings.Join(Strategies, " or "))
+	add := func(name, def, usage string, set func(string) error) {
+		fs.Func(name, usage, set)
+		fs.Lookup(name).DefValue = def
+	}
+	add("listen", strings.Join(c.Listen, ","), "address to listen on when not socket-activated: HOST:PORT or unix:/PATH (repeatable, or comma-separated)", listSetter(&c.Listen))
+	add("max-children", strconv.Itoa(c.MaxChildren), "most children at once; at the cap no connection is accepted until one exits", intSetter(&c.MaxChildren, 1, 1<<20))
+	add("header-timeout", c.HeaderTimeout.String(), "a request's header section must arrive within this, else 408", durationSetter(&c.HeaderTimeout, false))
+	add("child-timeout", c.ChildTimeout.String(), "a child lives at most this long, else it is killed (SIGKILL)", durationSetter(&c.ChildTimeout, false))
+	add("shutdown-timeout", c.ShutdownTimeout.String(), "on SIGTERM/SIGINT, how long running children may finish before SIGKILL", durationSetter(&c.ShutdownTimeout, false))
+	add("evict-after", c.EvictAfter.String(), "at --max-children, while connections wait, kill children that have run this long, oldest first (0: never)", durationSetter(&c.EvictAfter, true))
+	add("idle-exit", c.IdleExit.String(), "exit after this long without connections or children (0: never)", durationSetter(&c.IdleExit, true))
+	add("message", strconv.Quote(c.Message), "body of the 200 response", messageSetter(&c.Message))
+	add("log-level", levelName(c.LogLevel), "debug, info (one line per connection), warn or error", levelSetter(&c.LogLevel))
+	add("child", c.Child, "how a child is made: "+strings.Join(Strategies, " or "), choiceSetter(&c.Child, Strategies))
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	return fs
+}
+
+// listSetter appends the comma-separated addresses of each use to *p; the
+// first use replaces what *p held (the default, or the environment's list).
+func listSetter(p *[]string) func(string) error {
+	replaced := false
+	return func(v string) error {
+		if !replaced {
+			*p, replaced = nil, true
+		}
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				*p = append(*p, a)
+			}
+		}
+		return nil
+	}
+}
+
+// intSetter parses an integer from lo to hi.
+func intSetter(p *int, lo, hi int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want an integer from %d to %d", lo, hi)
+		}
+		*p = n
+		return nil
+	}
+}
+
+// durationSetter parses a positive duration, or zero when zeroOK.
+func durationSetter(p *time.Duration, zeroOK bool) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("want a duration such as 500ms, 10s or 2m")
+		}
+		if d < 0 || (d == 0 && !zeroOK) {
+			return errors.New("want a positive duration")
+		}
+		*p = d
+		return nil
+	}
+}
+
+// messageSetter takes a response body: valid UTF-8 of at most MaxMessage bytes.
+func messageSetter(p *string) func(string) error {
+	return func(v string) error {
+		if !utf8.ValidString(v) {
+			return errors.New("want valid UTF-8")
+		}
+		if len(v) > MaxMessage {
+			return fmt.Errorf("want at most %d bytes, got %d", MaxMessage, len(v))
+		}
+		*p = v
+		return nil
+	}
+}
+
+// levels are the names --log-level takes, in any case.
+var levels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo,
+	"warn": slog.LevelWarn, "warning": slog.LevelWarn, "error": slog.LevelError,
+}
+
+// levelName is the lower-case name of l, as --log-level takes it.
+func levelName(l slog.Level) string { return strings.ToLower(l.String()) }
+
+// levelSetter parses a log level by name.
+func levelSetter(p *slog.Level) func(string) error {
+	return func(v string) error {
+		l, ok := levels[strings.ToLower(v)]
+		if !ok {
+			return errors.New("want debug, info, warn or error")
+		}
+		*p = l
+		return nil
+	}
+}
+
+// choiceSetter takes one of choices, exactly.
+func choiceSetter(p *string, choices []string) func(string) error {
+	return func(v string) error {
+		if !slices.Contains(choices, v) {
+			return fmt.Errorf("want %s", strings.Join(choices, " or "))
+		}
+		*p = v
+		return nil
+	}
 }
 
 // Default returns the defaults.
@@ -244,27 +200,24 @@ func EnvName(flagName string) string {
 // the result. Errors are *UsageError, or ErrHelp for -h/--help.
 func Parse(args []string, lookup func(string) (string, bool)) (Config, error) {
 	c := Default()
-	fs := NewFlagSet(&c)
+	// The environment through a flag set of its own, so that the first
+	// --listen of the command line replaces the environment's list.
 	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
+	NewFlagSet(&c).VisitAll(func(f *flag.Flag) {
 		if envErr != nil || f.Name == "version" {
 			return
 		}
 		name := EnvName(f.Name)
-		v, ok := lookup(name)
-		if !ok {
-			return
-		}
-		if err := f.Value.Set(v); err != nil {
-			envErr = usagef("invalid value %q for %s: %v", v, name, err)
-		}
-		if l, ok := f.Value.(*listFlag); ok {
-			l.set = false // a flag replaces the environment's list
+		if v, ok := lookup(name); ok {
+			if err := f.Value.Set(v); err != nil {
+				envErr = usagef("invalid value %q for %s: %w", v, name, err)
+			}
 		}
 	})
 	if envErr != nil {
 		return c, envErr
 	}
+	fs := NewFlagSet(&c)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, ErrHelp

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +123,96 @@ func TestUsageNamesEveryFlagAndVariable(t *testing.T) {
 		}
 		if name != "version" && !strings.Contains(b.String(), EnvName(name)) {
 			t.Errorf("want %s in the help text", EnvName(name))
+		}
+	}
+}
+
+// TestEnvironmentThenFlag sets each flag's variable in the real environment
+// (t.Setenv, read through os.LookupEnv), then the flag itself: the variable
+// alone gives its value, and the flag wins over it.
+func TestEnvironmentThenFlag(t *testing.T) {
+	for _, c := range []struct {
+		flag, env, arg string
+		get            func(Config) string
+		wantEnv        string
+		wantArg        string
+	}{
+		{"listen", "127.0.0.1:5, unix:/run/a.sock", "127.0.0.1:7", func(c Config) string { return strings.Join(c.Listen, " ") }, "127.0.0.1:5 unix:/run/a.sock", "127.0.0.1:7"},
+		{"max-children", "3", "9", func(c Config) string { return strconv.Itoa(c.MaxChildren) }, "3", "9"},
+		{"header-timeout", "1s", "2s", func(c Config) string { return c.HeaderTimeout.String() }, "1s", "2s"},
+		{"child-timeout", "40s", "1m", func(c Config) string { return c.ChildTimeout.String() }, "40s", "1m0s"},
+		{"shutdown-timeout", "3s", "250ms", func(c Config) string { return c.ShutdownTimeout.String() }, "3s", "250ms"},
+		{"evict-after", "0", "1s", func(c Config) string { return c.EvictAfter.String() }, "0s", "1s"},
+		{"idle-exit", "1m", "0", func(c Config) string { return c.IdleExit.String() }, "1m0s", "0s"},
+		{"message", "from env", "from flag", func(c Config) string { return c.Message }, "from env", "from flag"},
+		{"log-level", "Warning", "ERROR", func(c Config) string { return c.LogLevel.String() }, "WARN", "ERROR"},
+		{"child", "exec", "fork", func(c Config) string { return c.Child }, "exec", "fork"},
+	} {
+		t.Run(c.flag, func(t *testing.T) {
+			t.Setenv(EnvName(c.flag), c.env)
+			got, err := Parse(nil, os.LookupEnv)
+			if err != nil {
+				t.Fatalf("%s=%q: want no error, got %v", EnvName(c.flag), c.env, err)
+			}
+			if g := c.get(got); g != c.wantEnv {
+				t.Errorf("%s=%q: want %q, got %q", EnvName(c.flag), c.env, c.wantEnv, g)
+			}
+			got, err = Parse([]string{"--" + c.flag, c.arg}, os.LookupEnv)
+			if err != nil {
+				t.Fatalf("--%s %q: want no error, got %v", c.flag, c.arg, err)
+			}
+			if g := c.get(got); g != c.wantArg {
+				t.Errorf("%s=%q --%s %q: want %q, got %q", EnvName(c.flag), c.env, c.flag, c.arg, c.wantArg, g)
+			}
+		})
+	}
+}
+
+// TestListenRepeated: the first --listen replaces the environment's list
+// (and the default), later ones add to it.
+func TestListenRepeated(t *testing.T) {
+	t.Setenv("HELLOD_LISTEN", "127.0.0.1:5,127.0.0.1:6")
+	got, err := Parse([]string{"--listen", ":7", "--listen=:8,:9"}, os.LookupEnv)
+	if err != nil {
+		t.Fatalf("want no error, got %v", err)
+	}
+	if want, g := ":7 :8 :9", strings.Join(got.Listen, " "); g != want {
+		t.Errorf("want listen %q, got %q", want, g)
+	}
+}
+
+// TestBadEnvironmentNamesVariable: a bad variable's error names it, in the
+// same words as the flag's.
+func TestBadEnvironmentNamesVariable(t *testing.T) {
+	for _, c := range []struct{ env, val, want string }{
+		{"HELLOD_MAX_CHILDREN", "", `invalid value "" for HELLOD_MAX_CHILDREN: want an integer from 1 to 1048576`},
+		{"HELLOD_EVICT_AFTER", "-1ms", `invalid value "-1ms" for HELLOD_EVICT_AFTER: want a positive duration`},
+		{"HELLOD_HEADER_TIMEOUT", "0", `invalid value "0" for HELLOD_HEADER_TIMEOUT: want a positive duration`},
+		{"HELLOD_LOG_LEVEL", "INFO+2", `invalid value "INFO+2" for HELLOD_LOG_LEVEL: want debug, info, warn or error`},
+		{"HELLOD_CHILD", "EXEC", `invalid value "EXEC" for HELLOD_CHILD: want fork or exec`},
+		{"HELLOD_MESSAGE", "caf\xe9", `invalid value "caf\xe9" for HELLOD_MESSAGE: want valid UTF-8`},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.val)
+			_, err := Parse(nil, os.LookupEnv)
+			var ue *UsageError
+			if !errors.As(err, &ue) || err.Error() != c.want {
+				t.Errorf("%s=%q: want UsageError %q, got %v", c.env, c.val, c.want, err)
+			}
+		})
+	}
+}
+
+// TestUsageDefaults: --help shows each flag's default, as before flag.Func.
+func TestUsageDefaults(t *testing.T) {
+	var b strings.Builder
+	Usage(&b)
+	for _, want := range []string{"(default fork) [HELLOD_CHILD]", "(default 30s) [HELLOD_CHILD_TIMEOUT]",
+		"(default 500ms) [HELLOD_EVICT_AFTER]", "(default 10s) [HELLOD_HEADER_TIMEOUT]", "(0: never) [HELLOD_IDLE_EXIT]",
+		"(default :8000) [HELLOD_LISTEN]", "(default info) [HELLOD_LOG_LEVEL]", "(default 512) [HELLOD_MAX_CHILDREN]",
+		`(default "Hello, World!\n") [HELLOD_MESSAGE]`, "(default 10s) [HELLOD_SHUTDOWN_TIMEOUT]", "print the version and exit\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("want %q in the help text, got:\n%s", want, b.String())
 		}
 	}
 }
