@@ -117,9 +117,9 @@ func fromFile(f *os.File) (Listener, error) {
 	}
 	switch {
 	case info.Type != syscall.SOCK_STREAM:
-		return Listener{}, fmt.Errorf("not a stream socket (%s %s); hellod needs ListenStream=", info.DomainName(), info.TypeName())
+		return Listener{}, fmt.Errorf("not a stream socket (%s %s); hellod needs ListenStream=", domainName(info), typeName(info))
 	case !info.Listening:
-		return Listener{}, fmt.Errorf("%s stream socket is not listening (Accept=yes is not supported; use Accept=no)", info.DomainName())
+		return Listener{}, fmt.Errorf("%s stream socket is not listening (Accept=yes is not supported; use Accept=no)", domainName(info))
 	}
 	return pollable(int(f.Fd()), f.Name())
 }
@@ -135,11 +135,12 @@ func pollable(fd int, name string) (Listener, error) {
 		linux.Close(nfd)
 		return Listener{}, err
 	}
-	addr, err := linux.LocalAddr(nfd)
+	sa, err := linux.Sockname(nfd)
 	if err != nil {
 		linux.Close(nfd)
 		return Listener{}, err
 	}
+	addr := FormatSockaddr(sa)
 	if name == "" {
 		name = addr
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellod/hellod/internal/activation"
 	"github.com/hellod/hellod/internal/linux"
 	"github.com/hellod/hellod/internal/reaper"
 	"github.com/hellod/hellod/internal/response"
@@ -93,7 +94,7 @@ func listen(t *testing.T) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lfd, linux.FormatSockaddr(sa)
+	return lfd, activation.FormatSockaddr(sa)
 }
 
 // wait waits up to d for every child started to be reaped and returns those
