@@ -85,7 +85,6 @@ func parseMapsLine(line []byte) (mapping, error) {
 	}, nil
 }
 
-
 // argStart is where this process's argument strings start (arg_start,
 // field 48 of /proc/self/stat, see proc_pid_stat(5)): the mapping holding
 // them (the main thread's [stack]) stays in children, so that their

@@ -43,12 +43,7 @@ func TestForkChildMemory(t *testing.T) {
 	}
 	pid, code := h.start(st, fd)
 	var maps []mapping
-	for deadline := time.Now().Add(5 * time.Second); procState(pid) != 'S'; {
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d: want it asleep in read(2), got state %q", pid, procState(pid))
-		}
-		time.Sleep(time.Millisecond) // polling /proc, not synchronising
-	}
+	waitAsleep(t, pid)
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
 	if err == nil {
 		maps, err = parseMaps(b)

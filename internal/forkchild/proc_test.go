@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -110,4 +111,16 @@ func liveChildren() string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// waitAsleep waits until pid sleeps (in read(2), for a child waiting for
+// its request).
+func waitAsleep(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); procState(pid) != 'S'; {
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d: want it asleep in read(2), got state %q", pid, procState(pid))
+		}
+		time.Sleep(time.Millisecond) // polling /proc, not synchronising
+	}
 }
