@@ -12,9 +12,10 @@ type headerFields struct {
 	folded          bool // obsolete line folding
 }
 
-// Classify is Classify for a complete head (through its empty line)
-// whose request line ends at lineEnd. It may rewrite the header section in
-// place (folded lines are joined as textproto joins them).
+// Classify returns the outcome hellod answers a complete head (through its
+// empty line) whose request line ends at lineEnd with, and sets *body when
+// the request declares a body. It may rewrite the header section in place
+// (folded lines are joined as textproto joins them).
 //
 //go:norace
 //go:nocheckptr
@@ -77,7 +78,8 @@ func Classify(head []byte, lineEnd int, strictColons bool, body *bool) response.
 	if len(target) > MaxTarget {
 		return response.URITooLong
 	}
-	// Classify's checks beyond ReadRequest: names are tokens, no obs-fold.
+	// net/http's server's checks beyond ReadRequest: names are tokens,
+	// no obs-fold.
 	if hs.spaceInName || hs.folded {
 		return response.BadRequest
 	}
@@ -147,7 +149,8 @@ func isZero(v []byte) bool {
 	return true
 }
 
-// validHost is validHost.
+// validHost rejects Host values with bytes no authority can contain
+// (RFC 3986 section 3.2): controls, spaces and delimiters outside it.
 //
 //go:norace
 //go:nocheckptr

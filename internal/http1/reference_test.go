@@ -84,7 +84,9 @@ func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
 	if len(hosts) > 1 || (req.ProtoAtLeast(1, 1) && len(hosts) == 0) {
 		return response.BadRequest
 	}
-	if len(hosts) == 1 && !refValidHost(hosts[0]) {
+	// validHost is hellod's own rule, not net/http's: it has no other
+	// reference than itself.
+	if len(hosts) == 1 && !validHost([]byte(hosts[0])) {
 		return response.BadRequest
 	}
 	switch req.Method {
@@ -105,21 +107,6 @@ func refHostHeaders(head []byte) []string {
 	}
 	h, _ := tp.ReadMIMEHeader()
 	return h["Host"]
-}
-
-// refValidHost rejects Host values with bytes no authority can contain
-// (RFC 3986 section 3.2): controls, spaces and delimiters outside it.
-func refValidHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		switch b := h[i]; {
-		case b <= ' ' || b >= 0x7f:
-			return false
-		case b == '/' || b == '?' || b == '#' || b == '\\' || b == '"' || b == '<' || b == '>' ||
-			b == '^' || b == '`' || b == '{' || b == '|' || b == '}':
-			return false
-		}
-	}
-	return true
 }
 
 // refReadHead reads a request head (request line and header section, through
