@@ -13,12 +13,12 @@ import (
 )
 
 // TestForkChildMemory looks at the memory of a fork child waiting for its
-// request. Where children run on their own stack (amd64), a fork copies
-// only what a child needs (forkMem, and in a cgo build the mapping holding
-// the forking thread's thread pointer): the child has no copy of the Go
-// heap, of the goroutine stacks or of the package variables. (Mappings the
-// runtime makes between two isolate calls are copied until the next
-// one, so the test checks known addresses rather than every mapping.)
+// request. A fork copies only what a child needs (its mem, the mapping
+// holding argv and, in a cgo build, the one holding the forking thread's
+// thread pointer): the child has no copy of the Go heap, of the goroutine
+// stacks or of the package variables. (Mappings the runtime makes between
+// two isolate calls are copied until the next one, so the test checks
+// known addresses rather than every mapping.)
 func TestForkChildMemory(t *testing.T) {
 	requireFork(t)
 	h := newHarness(t)
@@ -66,8 +66,9 @@ func TestForkChildMemory(t *testing.T) {
 	t.Logf("fork child: RssAnon %s, VmPTE %s; parent: RssAnon %s, VmPTE %s",
 		procStatus(pid, "RssAnon"), procStatus(pid, "VmPTE"), procStatus(os.Getpid(), "RssAnon"), procStatus(os.Getpid(), "VmPTE"))
 	// A child with a copy of the parent would have about the parent's
-	// anonymous memory (shared pages count in both); with forkMem alone it
-	// has a few pages (a cgo build adds the forking thread's stack).
+	// anonymous memory (shared pages count in both); with mem alone it
+	// has a few pages (the main thread's stack, which holds argv, and in a
+	// cgo build the forking thread's stack add some).
 	if c, p := procStatusKB(t, pid, "RssAnon"), procStatusKB(t, os.Getpid(), "RssAnon"); c > p/4 {
 		t.Errorf("child %d: want at most a quarter of the parent's anonymous memory (%d kB), got %d kB", pid, p, c)
 	}
@@ -75,7 +76,7 @@ func TestForkChildMemory(t *testing.T) {
 }
 
 // TestForkLargeMessage serves the largest --message through a fork child,
-// whose responses live in forkMem, and checks every byte of it.
+// whose responses live in its mem, and checks every byte of it.
 func TestForkLargeMessage(t *testing.T) {
 	requireFork(t)
 	h := newHarness(t)
