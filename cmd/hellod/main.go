@@ -16,12 +16,14 @@ import (
 	"strings"
 
 	"github.com/hellod/hellod/internal/activation"
-	"github.com/hellod/hellod/internal/child"
 	"github.com/hellod/hellod/internal/config"
+	"github.com/hellod/hellod/internal/execchild"
+	"github.com/hellod/hellod/internal/forkchild"
 	"github.com/hellod/hellod/internal/linux"
 	"github.com/hellod/hellod/internal/logging"
 	"github.com/hellod/hellod/internal/notify"
 	"github.com/hellod/hellod/internal/reaper"
+	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/server"
 	"golang.org/x/sys/unix"
 )
@@ -32,8 +34,8 @@ var version = ""
 func main() {
 	// Child mode first, before anything else runs: the child's entry
 	// point never returns.
-	if len(os.Args) > 1 && os.Args[1] == child.Arg {
-		child.Main()
+	if len(os.Args) > 1 && os.Args[1] == execchild.Arg {
+		execchild.Main()
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -107,11 +109,11 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	strategy, err := child.New(cfg.Child, child.Settings{
+	strategy, err := newStrategy(cfg.Child, respond.Settings{
 		Message:       cfg.Message,
 		HeaderTimeout: cfg.HeaderTimeout,
 		ChildTimeout:  cfg.ChildTimeout,
-	}, os.Environ())
+	})
 	if err != nil {
 		return err
 	}
@@ -183,6 +185,26 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	st := srv.Stats()
 	log.Info(fmt.Sprintf("stopped (%s): %d connections served, %d children killed", why, st.Served, st.Killed))
 	return err
+}
+
+// strategy starts the children (--child): *forkchild.Fork or
+// *execchild.Exec.
+type strategy interface {
+	server.Starter
+	Close() error
+}
+
+// newStrategy returns the strategy called name (see config.Strategies).
+// The fork strategy refuses to start in a build whose fork child does not
+// work (forkchild.Probe), with one line saying why.
+func newStrategy(name string, s respond.Settings) (strategy, error) {
+	switch name {
+	case "exec":
+		return execchild.New(s, os.Environ())
+	case "fork":
+		return forkchild.NewFork(s)
+	}
+	return nil, fmt.Errorf("unknown child strategy %q", name)
 }
 
 // Version is the stamped version, else the module's build information.

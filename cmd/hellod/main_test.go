@@ -23,13 +23,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellod/hellod/internal/child"
+	"github.com/hellod/hellod/internal/execchild"
+	"github.com/hellod/hellod/internal/respond"
 )
 
 const daemonEnv = "HELLOD_TEST_RUN_DAEMON"
 
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == child.Arg {
+	if len(os.Args) > 1 && os.Args[1] == execchild.Arg {
 		main() // an exec child of a daemon started below
 	}
 	if os.Getenv(daemonEnv) == "1" {
@@ -426,7 +427,7 @@ func TestChildHoldsOnlyItsConnection(t *testing.T) {
 					keys = append(keys, k)
 				}
 				sort.Ints(keys)
-				execd := bytes.Contains(cmdline, []byte("\x00"+child.Arg+"\x00"))
+				execd := bytes.Contains(cmdline, []byte("\x00"+execchild.Arg+"\x00"))
 				if fmt.Sprint(keys) == c.want && (c.strategy != "exec" || execd) {
 					break
 				}
@@ -435,8 +436,8 @@ func TestChildHoldsOnlyItsConnection(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			if !strings.HasPrefix(fds[child.ConnFD], "socket:[") {
-				t.Errorf("want fd %d to be the connection, got %v", child.ConnFD, fds)
+			if !strings.HasPrefix(fds[respond.ConnFD], "socket:[") {
+				t.Errorf("want fd %d to be the connection, got %v", respond.ConnFD, fds)
 			}
 			if c.strategy == "exec" && (fds[0] != "/dev/null" || fds[1] != "/dev/null") {
 				t.Errorf("want 0,1 -> /dev/null, got %v", fds)
@@ -446,7 +447,7 @@ func TestChildHoldsOnlyItsConnection(t *testing.T) {
 				t.Errorf("want the child's stderr to be the parent's (%s), got %s", parent[2], fds[2])
 			}
 			for fd, target := range parent {
-				if target == fds[child.ConnFD] {
+				if target == fds[respond.ConnFD] {
 					t.Errorf("child's fd 3 (%s) is also the parent's fd %d: want the parent to have closed it", target, fd)
 				}
 			}

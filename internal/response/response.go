@@ -7,7 +7,6 @@
 package response
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -57,19 +56,19 @@ func FromExitCode(code int) (Outcome, bool) {
 func (o Outcome) Status() int {
 	switch o {
 	case OKGet, OKHead:
-		return http.StatusOK
+		return 200
 	case BadRequest:
-		return http.StatusBadRequest
+		return 400
 	case MethodNotAllowed:
-		return http.StatusMethodNotAllowed
+		return 405
 	case RequestTimeout:
-		return http.StatusRequestTimeout
+		return 408
 	case URITooLong:
-		return http.StatusRequestURITooLong
+		return 414
 	case HeaderTooLarge:
-		return http.StatusRequestHeaderFieldsTooLarge
+		return 431
 	case VersionNotSupported:
-		return http.StatusHTTPVersionNotSupported
+		return 505
 	}
 	return 0
 }
@@ -78,9 +77,9 @@ func (o Outcome) Status() int {
 func (o Outcome) Method() string {
 	switch o {
 	case OKGet:
-		return http.MethodGet
+		return "GET"
 	case OKHead:
-		return http.MethodHead
+		return "HEAD"
 	}
 	return ""
 }
@@ -98,7 +97,7 @@ func (o Outcome) String() string {
 		return "response could not be written"
 	}
 	if s := o.Status(); s != 0 {
-		return strconv.Itoa(s) + " " + http.StatusText(s)
+		return strconv.Itoa(s) + " " + statusText(s)
 	}
 	return "unknown outcome " + strconv.Itoa(int(o))
 }
@@ -113,15 +112,15 @@ func Append(dst []byte, o Outcome, message string, date time.Time) []byte {
 		return dst
 	}
 	body := message
-	if status != http.StatusOK {
-		body = strconv.Itoa(status) + " " + http.StatusText(status) + "\n"
+	if status != 200 {
+		body = strconv.Itoa(status) + " " + statusText(status) + "\n"
 	}
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, ' ')
-	dst = append(dst, http.StatusText(status)...)
+	dst = append(dst, statusText(status)...)
 	dst = append(dst, "\r\nDate: "...)
-	dst = date.UTC().AppendFormat(dst, http.TimeFormat)
+	dst = date.UTC().AppendFormat(dst, timeFormat)
 	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	if o == MethodNotAllowed {
@@ -132,4 +131,31 @@ func Append(dst []byte, o Outcome, message string, date time.Time) []byte {
 		dst = append(dst, body...)
 	}
 	return dst
+}
+
+// timeFormat is the IMF-fixdate of a Date header (RFC 9110 section 5.6.7),
+// as net/http.TimeFormat.
+const timeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// statusText is the reason phrase of the statuses hellod sends, as
+// net/http.StatusText (this package does not import net/http, so that the
+// children's binary does not link it).
+func statusText(status int) string {
+	switch status {
+	case 200:
+		return "OK"
+	case 400:
+		return "Bad Request"
+	case 405:
+		return "Method Not Allowed"
+	case 408:
+		return "Request Timeout"
+	case 414:
+		return "Request URI Too Long"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return ""
 }

@@ -95,3 +95,16 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("-1: want unknown")
 	}
 }
+
+// TestStatusTextMatchesNetHTTP: the reason phrases and the Date format are
+// net/http's, which this package does not import.
+func TestStatusTextMatchesNetHTTP(t *testing.T) {
+	for _, o := range Responses {
+		if got, want := statusText(o.Status()), http.StatusText(o.Status()); got != want {
+			t.Errorf("%d: want %q, got %q", o.Status(), want, got)
+		}
+	}
+	if timeFormat != http.TimeFormat {
+		t.Errorf("want %q, got %q", http.TimeFormat, timeFormat)
+	}
+}

@@ -1,0 +1,67 @@
+package forkchild
+
+import (
+	"syscall"
+	"unsafe"
+
+	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/response"
+	"golang.org/x/sys/unix"
+)
+
+// call is what a child is forked with; clone_*.s know the layout. The
+// child gets a copy of conn..m on its own stack.
+type call struct {
+	conn           int     // 0
+	headerDeadline int64   // 8  CLOCK_MONOTONIC ns
+	deadline       int64   // 16
+	m              *mem    // 24
+	fn             uintptr // 32 ABIInternal entry of the child's main (childPC)
+	g              uintptr // 40 address of the stand-in g inside m
+	flags          uintptr // 48 clone flags: SIGCHLD, or 0 for the probe child (with CLONE_SETTLS on amd64)
+	tls            uintptr // 56 amd64: the child's FS base (mem.tlsBase)
+}
+
+// childPC is the ABIInternal entry of childMain, which a func value holds
+// (cloneStack calls it so: the ABI0 wrapper a CALL by name goes through
+// would load g from thread-local storage).
+var childPC = func() uintptr {
+	f := childMain
+	return **(**uintptr)(unsafe.Pointer(&f))
+}()
+
+//go:norace
+//go:nocheckptr
+func exit(o response.Outcome) {
+	for {
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, uintptr(o), 0, 0)
+	}
+}
+
+// childMain is the child after clone: it settles its descriptors and its
+// name, serves the connection and exits with the outcome. See the CONTRACT
+// in doc.go.
+//
+//go:norace
+//go:nocheckptr
+func childMain(a *call) {
+	m := a.m
+	if a.conn != respond.ConnFD {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_DUP3, uintptr(a.conn), respond.ConnFD, 0); e != 0 {
+			exit(response.Failed)
+		}
+	}
+	if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE_RANGE, respond.ConnFD+1, ^uintptr(0), 0); e != 0 {
+		for fd := uintptr(respond.ConnFD + 1); fd < 1<<16; fd++ { // kernels before 5.9
+			syscall.RawSyscall(syscall.SYS_CLOSE, fd, 0, 0)
+		}
+	}
+	syscall.RawSyscall(syscall.SYS_CLOSE, 0, 0, 0)
+	syscall.RawSyscall(syscall.SYS_CLOSE, 1, 0, 0)
+	fl, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, respond.ConnFD, syscall.F_GETFL, 0)
+	if e == 0 && fl&syscall.O_NONBLOCK != 0 {
+		syscall.RawSyscall(syscall.SYS_FCNTL, respond.ConnFD, syscall.F_SETFL, fl&^syscall.O_NONBLOCK)
+	}
+	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&m.name[0])), 0)
+	exit(respond.Serve(respond.ConnFD, &m.resp, &m.buf, a.headerDeadline, a.deadline, m.strictColons))
+}

@@ -1,0 +1,128 @@
+package forkchild
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/hellod/hellod/internal/respond"
+	"golang.org/x/sys/unix"
+)
+
+// mem is the memory a fork child works in: one private anonymous mapping,
+// outside the Go heap, that the parent makes once. The parent writes only
+// its first page (the header) and the responses at its end, under
+// Fork.mu; the guard page, the stack and buf it never touches, so a fork
+// copies no page-table entry for them and each child gets them as fresh
+// zero pages.
+type mem struct {
+	header
+	_     [page - unsafe.Sizeof(header{})]byte
+	guard [page]byte // PROT_NONE: a stack overflow past the guard faults
+	stack [stackSize]byte
+	buf   respond.Buffer // where the child reads its request
+	// The responses follow, from respOff.
+}
+
+// header is what the parent prepares for every child.
+type header struct {
+	g standinG
+	// tls is where the child's thread pointer (FS base on amd64, set by
+	// clone with CLONE_SETTLS) points: its last word holds the address of
+	// g, the slot from which the runtime's assembly (morestack) loads g on
+	// linux/amd64; the words below are zero, so that a build whose g slot
+	// lies elsewhere loads a nil g and faults as well.
+	tls          [tlsWords]uintptr
+	name         [16]byte // the child's name (prctl PR_SET_NAME), NUL-terminated
+	strictColons bool     // http1.StrictColons of the parent
+	resp         respond.Table
+}
+
+// standinG stands in for the runtime's g in a fork child, which has none:
+// laid out like the start of runtime.g (stack.lo, stack.hi, stackguard0,
+// stackguard1, _panic, _defer, m, sched...). A function's prologue
+// compares the stack pointer with stackguard0; below it, it calls
+// morestack, which reads m (nil here) and faults: a child that would
+// overflow its stack dies of SIGSEGV, which the parent logs. The words
+// after m take what morestack stores into sched before it faults.
+type standinG struct {
+	stackLo, stackHi         uintptr
+	stackguard0, stackguard1 uintptr
+	_                        [28]uintptr // _panic, _defer, m (nil), sched...: zero
+}
+
+const (
+	page      = 4096 // amd64's page size (elsewhere only a unit of layout)
+	stackSize = 64 << 10
+	// stackGuard is what stackguard0 leaves below it for the //go:nosplit
+	// leaves (syscall.RawSyscall and what it calls), which skip the check:
+	// more than the runtime's stackGuard (928 bytes on linux/amd64, twice
+	// that under -race) and than their chain in a -N -l build (448 bytes).
+	stackGuard = 8 << 10
+	tlsWords   = 64
+	// stackTop is where a child's stack starts (it grows down).
+	stackTop = unsafe.Offsetof(mem{}.stack) + stackSize
+	// respOff is where the responses start.
+	respOff = (unsafe.Sizeof(mem{}) + page - 1) &^ (page - 1)
+	// maxMem bounds the mapping.
+	maxMem = respOff + 1<<20
+	// childName is what ps and systemctl status show as a fork child's
+	// name (/proc/PID/comm, at most 15 bytes).
+	childName = "hellod-child"
+)
+
+// newMem maps a mem with room for respBytes of responses and prepares its
+// header.
+func newMem(strictColons bool, respBytes int) (*mem, []byte, error) {
+	size := (respOff + uintptr(respBytes) + page - 1) &^ (page - 1)
+	if size > maxMem {
+		return nil, nil, fmt.Errorf("fork child memory: want responses of at most %d bytes, got %d", maxMem-respOff, respBytes)
+	}
+	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fork child memory: %w", os.NewSyscallError("mmap", err))
+	}
+	m := (*mem)(unsafe.Pointer(&b[0]))
+	g := unsafe.Offsetof(m.guard)
+	if err := unix.Mprotect(b[g:g+page], unix.PROT_NONE); err != nil {
+		unix.Munmap(b)
+		return nil, nil, fmt.Errorf("fork child memory: guard page: %w", os.NewSyscallError("mprotect", err))
+	}
+	lo := uintptr(unsafe.Pointer(&m.stack[0]))
+	m.g.stackLo, m.g.stackHi = lo, lo+stackSize
+	m.g.stackguard0, m.g.stackguard1 = lo+stackGuard, lo+stackGuard
+	m.tls[tlsWords-1] = uintptr(unsafe.Pointer(&m.g))
+	copy(m.name[:len(m.name)-1], childName)
+	m.strictColons = strictColons
+	registerMem(b)
+	return m, b, nil
+}
+
+// tlsBase is the thread pointer a child starts with: just past m.tls.
+func (m *mem) tlsBase() uintptr {
+	return uintptr(unsafe.Pointer(&m.tls)) + unsafe.Sizeof(m.tls)
+}
+
+// setResponses copies rs into the mapping b of m and points m's table at
+// the copies. It reports false, changing nothing, when they do not fit.
+func (m *mem) setResponses(b []byte, rs *respond.Table) bool {
+	total := 0
+	for _, r := range rs {
+		total += len(r)
+	}
+	if int(respOff)+total > len(b) {
+		return false
+	}
+	off := int(respOff)
+	for o, r := range rs {
+		n := copy(b[off:], r)
+		// A slice of non-heap memory stored in non-heap memory: the GC
+		// neither scans nor frees either.
+		m.resp[o] = b[off : off+n : off+n]
+		if n == 0 {
+			m.resp[o] = nil
+		}
+		off += n
+	}
+	return true
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package forkchild
+
+const raceEnabled = false

@@ -1,0 +1,177 @@
+package forkchild
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hellod/hellod/internal/http1"
+	"github.com/hellod/hellod/internal/respond"
+	"golang.org/x/sys/unix"
+)
+
+// Fork starts each child with a true fork (clone(2) with SIGCHLD, no
+// exec): the child answers its connection with internal/respond's
+// responder, from responses the parent prepared, exactly as an exec child
+// does, and exits with the outcome. See the CONTRACT in doc.go.
+type Fork struct {
+	s respond.Settings
+
+	mu   sync.Mutex // serialises forks and every write to mem
+	sec  int64      // the second of the Date in mem's responses
+	mem  []byte     // the mem mapping
+	m    *mem
+	resp respond.Table // the responses of sec, reused to build the next
+
+	mapped   []metrics.Sample // the runtime's mapped memory, read once a second
+	isolated struct {
+		mapped uint64 // the runtime's mapped memory at the last isolate
+		sec    int64  // and its time
+	}
+}
+
+// isolateEvery bounds the time between two isolate calls even when the
+// runtime's mapped memory seems unchanged.
+const isolateEvery = 60 // seconds
+
+// NewFork prepares a fork strategy: the child's memory and responses, the
+// parent's other mappings marked not to be copied into children. It
+// returns Probe's error when this build's fork child does not work.
+func NewFork(s respond.Settings) (*Fork, error) {
+	if err := Probe(); err != nil {
+		return nil, err
+	}
+	return newFork(s)
+}
+
+// newFork is NewFork without the probe (which uses it).
+func newFork(s respond.Settings) (*Fork, error) {
+	if err := archSupported(); err != nil {
+		return nil, err
+	}
+	args, err := argStart()
+	if err != nil {
+		return nil, fmt.Errorf("fork child memory: %w", err)
+	}
+	keep(args)
+	f := &Fork{s: s}
+	now := time.Now()
+	size := f.resp.Build(s.Message, now)
+	m, b, err := newMem(http1.StrictColons(), size)
+	if err != nil {
+		return nil, err
+	}
+	f.m, f.mem = m, b
+	if !m.setResponses(b, &f.resp) {
+		f.Close()
+		return nil, fmt.Errorf("fork child memory: %d bytes of responses do not fit", size)
+	}
+	f.sec = now.Unix()
+	f.mapped = []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	if err := f.isolate(f.sec); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Name is the strategy's name as given to --child.
+func (f *Fork) Name() string { return "fork" }
+
+// Close unmaps the children's memory (children already forked have their
+// own copy).
+func (f *Fork) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mem == nil {
+		return nil
+	}
+	unregisterMem(f.mem)
+	err := unix.Munmap(f.mem)
+	f.mem, f.m = nil, nil
+	if err != nil {
+		return fmt.Errorf("fork child memory: %w", os.NewSyscallError("munmap", err))
+	}
+	return nil
+}
+
+// isolate runs isolate and notes when. Called with f.mu held.
+func (f *Fork) isolate(sec int64) error {
+	metrics.Read(f.mapped)
+	f.isolated.mapped, f.isolated.sec = f.mapped[0].Value.Uint64(), sec
+	return isolate()
+}
+
+// refresh brings the responses in mem to now's second, at most once a
+// second; then, if the runtime has mapped or unmapped memory since the
+// last isolate (or that was a minute ago), it runs it again to mark
+// MADV_DONTFORK what the runtime mapped. Called with f.mu held.
+func (f *Fork) refresh(now time.Time) error {
+	sec := now.Unix()
+	if sec == f.sec {
+		return nil
+	}
+	f.resp.Build(f.s.Message, now)
+	if !f.m.setResponses(f.mem, &f.resp) {
+		return errors.New("responses grew beyond the fork child memory")
+	}
+	f.sec = sec
+	metrics.Read(f.mapped)
+	if f.mapped[0].Value.Uint64() != f.isolated.mapped || sec-f.isolated.sec >= isolateEvery {
+		f.isolate(sec) // best effort: what it misses is only copied
+	}
+	return nil
+}
+
+// Start starts a child serving the connected socket fd and returns its
+// PID. The caller keeps fd and closes it once Start returns; the child has
+// its own copy. The child is reaped by the caller's reaper. Start is safe
+// for concurrent use: forks are serialised, and a child sees the
+// responses as they were at its fork.
+func (f *Fork) Start(fd int) (int, error) {
+	pid, err := f.start(fd, uintptr(syscall.SIGCHLD))
+	if err != nil {
+		return 0, fmt.Errorf("start fork child: %w", err)
+	}
+	return pid, nil
+}
+
+// start forks a child on fd with exit signal exitSignal.
+func (f *Fork) start(fd int, exitSignal uintptr) (int, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, os.NewSyscallError("clock_gettime", err)
+	}
+	now := ts.Nano()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		return 0, errors.New("strategy closed")
+	}
+	if err := f.refresh(time.Now()); err != nil {
+		return 0, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if keepTLS {
+		if err := keepThread(); err != nil {
+			return 0, err
+		}
+	}
+	a := call{
+		conn:           fd,
+		headerDeadline: now + int64(f.s.HeaderTimeout),
+		deadline:       now + int64(f.s.ChildTimeout),
+		m:              f.m,
+	}
+	pid, errno := clone(&a, exitSignal)
+	if errno != 0 {
+		return 0, os.NewSyscallError("clone", errno)
+	}
+	return int(pid), nil
+}

@@ -1,0 +1,368 @@
+package http1
+
+import "github.com/hellod/hellod/internal/response"
+
+// header fields the decision depends on.
+type headerFields struct {
+	hosts, cls, tes int
+	host, cl, te    [2]int // value spans in the header section
+	clMismatch      bool
+	trailerBad      bool
+	spaceInName     bool // a field name with a space (not a token)
+	folded          bool // obsolete line folding
+}
+
+// Classify returns the outcome hellod answers a complete head (through its
+// empty line) whose request line ends at lineEnd with, and sets *body when
+// the request declares a body. It may rewrite the header section in place
+// (folded lines are joined as textproto joins them).
+//
+//go:norace
+//go:nocheckptr
+func Classify(head []byte, lineEnd int, strictColons bool, body *bool) response.Outcome {
+	if lineEnd < 1 || lineEnd > len(head) {
+		return response.BadRequest
+	}
+	line := head[:lineEnd-1]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	sp := index(line, ' ')
+	if sp < 0 {
+		return response.BadRequest
+	}
+	method, rest := line[:sp], line[sp+1:]
+	sp = index(rest, ' ')
+	if sp < 0 {
+		return response.BadRequest
+	}
+	target, proto := rest[:sp], rest[sp+1:]
+	if !isToken(method) {
+		return response.BadRequest
+	}
+	major, minor, ok := parseVersion(proto)
+	if !ok {
+		return response.BadRequest
+	}
+	connect := equal(method, "CONNECT") && !(len(target) > 0 && target[0] == '/')
+	if !validRequestURI(target, connect, strictColons) {
+		return response.BadRequest
+	}
+	sec := head[lineEnd:]
+	var hs headerFields
+	if !parseHeaders(sec, &hs) {
+		return response.BadRequest
+	}
+	if hs.hosts > 1 {
+		return response.BadRequest
+	}
+	// readTransfer: HTTP/0.0 counts as 1.1 there.
+	teApplies := major > 1 || (major == 1 && minor >= 1) || (major == 0 && minor == 0)
+	chunked := false
+	if hs.tes > 0 && teApplies {
+		if hs.tes != 1 || !equalFold(sec[hs.te[0]:hs.te[1]], "chunked") {
+			return response.BadRequest
+		}
+		chunked = true
+	}
+	if hs.cls > 0 && (hs.clMismatch || !validContentLength(sec[hs.cl[0]:hs.cl[1]])) {
+		return response.BadRequest
+	}
+	if chunked && hs.trailerBad {
+		return response.BadRequest
+	}
+	*body = chunked || (hs.cls > 0 && !isZero(sec[hs.cl[0]:hs.cl[1]]))
+	if major != 1 {
+		return response.VersionNotSupported
+	}
+	if len(target) > MaxTarget {
+		return response.URITooLong
+	}
+	// net/http's server's checks beyond ReadRequest: names are tokens,
+	// no obs-fold.
+	if hs.spaceInName || hs.folded {
+		return response.BadRequest
+	}
+	if hs.hosts == 0 && minor >= 1 {
+		return response.BadRequest
+	}
+	if hs.hosts == 1 && !validHost(sec[hs.host[0]:hs.host[1]]) {
+		return response.BadRequest
+	}
+	switch {
+	case equal(method, "GET"):
+		return response.OKGet
+	case equal(method, "HEAD"):
+		return response.OKHead
+	}
+	return response.MethodNotAllowed
+}
+
+// parseVersion is http.ParseHTTPVersion.
+//
+//go:norace
+//go:nocheckptr
+func parseVersion(p []byte) (major, minor int, ok bool) {
+	if len(p) != 8 || !equal(p[:5], "HTTP/") || p[6] != '.' {
+		return 0, 0, false
+	}
+	if p[5] < '0' || p[5] > '9' || p[7] < '0' || p[7] > '9' {
+		return 0, 0, false
+	}
+	return int(p[5] - '0'), int(p[7] - '0'), true
+}
+
+// validContentLength is http's parseContentLength (strconv.ParseUint(s, 10,
+// 63) of the trimmed value).
+//
+//go:norace
+//go:nocheckptr
+func validContentLength(v []byte) bool {
+	v = trimSpace(v)
+	if len(v) == 0 {
+		return false
+	}
+	var n uint64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		if n > (1<<63-1-uint64(c-'0'))/10 {
+			return false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return true
+}
+
+// isZero reports whether a valid Content-Length value is zero.
+//
+//go:norace
+//go:nocheckptr
+func isZero(v []byte) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= '1' && v[i] <= '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost rejects Host values with bytes no authority can contain
+// (RFC 3986 section 3.2): controls, spaces and delimiters outside it.
+//
+//go:norace
+//go:nocheckptr
+func validHost(h []byte) bool {
+	for i := 0; i < len(h); i++ {
+		switch b := h[i]; {
+		case b <= ' ' || b >= 0x7f:
+			return false
+		case b == '/' || b == '?' || b == '#' || b == '\\' || b == '"' || b == '<' || b == '>' ||
+			b == '^' || b == '`' || b == '{' || b == '|' || b == '}':
+			return false
+		}
+	}
+	return true
+}
+
+// isValueByte is textproto's validHeaderValueByte.
+//
+//go:norace
+//go:nocheckptr
+func isValueByte(c byte) bool {
+	return c == '\t' || (c >= 0x20 && c != 0x7f)
+}
+
+// lineAt returns the end of the line starting at r in sec (the index of
+// its LF) and the end of its content (without LF or CR LF), or -1.
+//
+//go:norace
+//go:nocheckptr
+func lineAt(sec []byte, r int) (lf, end int) {
+	lf = -1
+	for i := r; i < len(sec); i++ {
+		if sec[i] == '\n' {
+			lf = i
+			break
+		}
+	}
+	if lf < 0 {
+		return -1, -1
+	}
+	end = lf
+	if end > r && sec[end-1] == '\r' {
+		end--
+	}
+	return lf, end
+}
+
+// appendTrimmed copies sec[from:to] without leading and trailing SP and
+// HT to sec[w:] (w <= from) and returns the new w.
+//
+//go:norace
+//go:nocheckptr
+func appendTrimmed(sec []byte, w, from, to int) int {
+	for from < to && (sec[from] == ' ' || sec[from] == '\t') {
+		from++
+	}
+	for to > from && (sec[to-1] == ' ' || sec[to-1] == '\t') {
+		to--
+	}
+	for ; from < to; from++ {
+		sec[w] = sec[from]
+		w++
+	}
+	return w
+}
+
+// parseHeaders is textproto's ReadMIMEHeader followed by the checks of
+// http.ReadRequest's readTransfer, over a header section that ends with
+// its empty line. It joins folded lines in place.
+//
+//go:norace
+//go:nocheckptr
+func parseHeaders(sec []byte, hs *headerFields) bool {
+	if len(sec) > 0 && (sec[0] == ' ' || sec[0] == '\t') {
+		return false
+	}
+	r, w := 0, 0
+	for {
+		lf, end := lineAt(sec, r)
+		if lf < 0 {
+			return false // not reached: the head ends with an empty line
+		}
+		if end == r {
+			return true
+		}
+		if index(sec[r:end], ':') < 0 {
+			return false
+		}
+		kv := w
+		w = appendTrimmed(sec, w, r, end)
+		r = lf + 1
+		for r < len(sec) && (sec[r] == ' ' || sec[r] == '\t') {
+			hs.folded = true
+			for r < len(sec) && (sec[r] == ' ' || sec[r] == '\t') {
+				r++
+			}
+			lf, end = lineAt(sec, r)
+			if lf < 0 {
+				return false
+			}
+			sec[w] = ' '
+			w++
+			w = appendTrimmed(sec, w, r, end)
+			r = lf + 1
+		}
+		if !headerField(sec, kv, w, hs) {
+			return false
+		}
+	}
+}
+
+// headerField checks the field sec[kv:w] ("key: value") and records
+// the ones the decision depends on.
+//
+//go:norace
+//go:nocheckptr
+func headerField(sec []byte, kv, w int, hs *headerFields) bool {
+	field := sec[kv:w]
+	colon := index(field, ':')
+	if colon <= 0 {
+		return false
+	}
+	key := field[:colon]
+	canon := true
+	for i := 0; i < len(key); i++ {
+		if key[i] == ' ' {
+			canon = false // accepted, but never canonicalised (go.dev/issue/34540)
+			hs.spaceInName = true
+			continue
+		}
+		if !isTokenChar(key[i]) {
+			return false
+		}
+	}
+	vs := kv + colon + 1
+	for i := vs; i < w; i++ {
+		if !isValueByte(sec[i]) {
+			return false
+		}
+	}
+	for vs < w && (sec[vs] == ' ' || sec[vs] == '\t') {
+		vs++
+	}
+	if !canon {
+		return true
+	}
+	switch {
+	case equalFold(key, "host"):
+		if hs.hosts == 0 {
+			hs.host = [2]int{vs, w}
+		}
+		hs.hosts++
+	case equalFold(key, "content-length"):
+		if hs.cls == 0 {
+			hs.cl = [2]int{vs, w}
+		} else if !sameTrimmed(sec[hs.cl[0]:hs.cl[1]], sec[vs:w]) {
+			hs.clMismatch = true
+		}
+		hs.cls++
+	case equalFold(key, "transfer-encoding"):
+		if hs.tes == 0 {
+			hs.te = [2]int{vs, w}
+		}
+		hs.tes++
+	case equalFold(key, "trailer"):
+		if badTrailer(sec[vs:w]) {
+			hs.trailerBad = true
+		}
+	}
+	return true
+}
+
+//go:norace
+//go:nocheckptr
+func sameTrimmed(a, b []byte) bool {
+	a, b = trimSpace(a), trimSpace(b)
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// badTrailer reports whether a Trailer value names a field http's
+// fixTrailer refuses (Transfer-Encoding, Trailer, Content-Length).
+//
+//go:norace
+//go:nocheckptr
+func badTrailer(v []byte) bool {
+	for len(v) > 0 {
+		i := index(v, ',')
+		var e []byte
+		if i < 0 {
+			e, v = v, nil
+		} else {
+			e, v = v[:i], v[i+1:]
+		}
+		e = trimSpace(e)
+		if !isToken(e) {
+			continue
+		}
+		if equalFold(e, "transfer-encoding") || equalFold(e, "trailer") || equalFold(e, "content-length") {
+			return true
+		}
+	}
+	return false
+}
+
+// validRequestURI reports whether url.ParseRequestURI accepts target (as
+// "http://"+target for a CONNECT whose target does not start with "/").
+//

@@ -1,0 +1,208 @@
+package http1
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+
+	"github.com/hellod/hellod/internal/response"
+)
+
+// The reference: what the exec child decided before http1 existed, around
+// net/http.ReadRequest. The parser must decide exactly so (parser_test.go,
+// FuzzParser).
+
+var (
+	errLineTooLong    = errors.New("request line too long")
+	errHeaderTooLarge = errors.New("header section too large")
+)
+
+// refDecide reads one request head from r and decides the response, also
+// reporting whether the request declared a body. It reads nothing past the
+// empty line that ends the header section.
+func refDecide(r *bufio.Reader) (response.Outcome, bool) {
+	head, err := refReadHead(r)
+	switch {
+	case err == nil:
+	case errors.Is(err, errLineTooLong):
+		if refLooksLikeRequestLine(head) {
+			return response.URITooLong, false
+		}
+		return response.BadRequest, false
+	case errors.Is(err, errHeaderTooLarge):
+		return response.HeaderTooLarge, false
+	case errors.Is(err, io.EOF) && len(bytes.TrimLeft(head, "\r\n")) > 0:
+		// Half-closed after part of a request: tell it why nothing follows.
+		return response.BadRequest, false
+	default: // EOF before anything, ECONNRESET, ...
+		return response.ClientGone, false
+	}
+	return refClassify(head)
+}
+
+// refClassify parses a complete request head with the standard library and
+// returns the outcome hellod answers it with and whether a body was declared.
+func refClassify(head []byte) (response.Outcome, bool) {
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil {
+		return response.BadRequest, false
+	}
+	return refClassifyRequest(req, head), req.ContentLength != 0 || len(req.TransferEncoding) > 0
+}
+
+func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
+	if req.ProtoMajor != 1 {
+		return response.VersionNotSupported
+	}
+	if len(req.RequestURI) > MaxTarget {
+		return response.URITooLong
+	}
+	// What net/http's server checks beyond ReadRequest: field names are
+	// tokens, values hold no control characters (RFC 9110 section 5), and
+	// obsolete line folding is rejected (RFC 9112 section 5.2).
+	for name, vals := range req.Header {
+		if !refIsToken(name) {
+			return response.BadRequest
+		}
+		for _, v := range vals {
+			if !refValidFieldValue(v) {
+				return response.BadRequest
+			}
+		}
+	}
+	if refHasObsFold(head) {
+		return response.BadRequest
+	}
+	// RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request
+	// without a Host header, or with more than one, or an invalid one.
+	// (ReadRequest drops the Host header from req.Header, so count them in
+	// the header section itself.)
+	hosts := refHostHeaders(head)
+	if len(hosts) > 1 || (req.ProtoAtLeast(1, 1) && len(hosts) == 0) {
+		return response.BadRequest
+	}
+	// validHost is hellod's own rule, not net/http's: it has no other
+	// reference than itself.
+	if len(hosts) == 1 && !validHost([]byte(hosts[0])) {
+		return response.BadRequest
+	}
+	switch req.Method {
+	case http.MethodGet:
+		return response.OKGet
+	case http.MethodHead:
+		return response.OKHead
+	}
+	return response.MethodNotAllowed
+}
+
+// refHostHeaders returns the values of the Host header fields in a request
+// head that http.ReadRequest accepted.
+func refHostHeaders(head []byte) []string {
+	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(head)))
+	if _, err := tp.ReadLine(); err != nil {
+		return nil
+	}
+	h, _ := tp.ReadMIMEHeader()
+	return h["Host"]
+}
+
+// refReadHead reads a request head (request line and header section, through
+// the empty line) from r, enforcing the size limits. Empty lines before the
+// request line are skipped (RFC 9112 section 2.2). On error it returns what
+// it read so far.
+func refReadHead(r *bufio.Reader) ([]byte, error) {
+	var head []byte
+	lineStart, lineEnd := 0, -1 // lineEnd: end of the request line once read
+	for {
+		frag, err := r.ReadSlice('\n')
+		head = append(head, frag...)
+		if lineEnd < 0 && len(head) > maxRequestLine {
+			return head, errLineTooLong
+		}
+		if lineEnd >= 0 && len(head)-lineEnd > MaxHeaderBytes {
+			return head, errHeaderTooLarge
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return head, err
+		}
+		line := head[lineStart:]
+		empty := len(line) == 1 || (len(line) == 2 && line[0] == '\r')
+		switch {
+		case empty && lineEnd < 0: // leading empty line: skip it
+			head = head[:lineStart]
+			continue
+		case empty:
+			return head, nil
+		case lineEnd < 0:
+			lineEnd = len(head)
+		}
+		lineStart = len(head)
+	}
+}
+
+// refLooksLikeRequestLine reports whether an overlong line starts with a
+// method token and a space, so its length is the target's fault (414).
+func refLooksLikeRequestLine(head []byte) bool {
+	head = bytes.TrimLeft(head, "\r\n")
+	sp := bytes.IndexByte(head, ' ')
+	if sp <= 0 || sp > maxMethod {
+		return false
+	}
+	for _, b := range head[:sp] {
+		if !refIsTokenChar(b) {
+			return false
+		}
+	}
+	return true
+}
+
+// refIsToken reports whether s is a non-empty RFC 9110 token.
+func refIsToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !refIsTokenChar(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// refValidFieldValue rejects control characters other than HTAB.
+func refValidFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// refHasObsFold reports whether a header line of head starts with a space or
+// tab: a continuation of the previous field (obs-fold).
+func refHasObsFold(head []byte) bool {
+	for i := bytes.IndexByte(head, '\n'); i >= 0 && i+1 < len(head); {
+		if head[i+1] == ' ' || head[i+1] == '\t' {
+			return true
+		}
+		j := bytes.IndexByte(head[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// refIsTokenChar reports whether b may appear in an RFC 9110 token.
+func refIsTokenChar(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), b) >= 0
+}
