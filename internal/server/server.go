@@ -19,7 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Starter starts a child serving a connected socket (child.Strategy).
+// Starter starts a child serving a connected socket (*forkchild.Fork,
+// *execchild.Exec).
 type Starter interface {
 	Start(fd int) (pid int, err error)
 	Name() string
