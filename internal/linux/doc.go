@@ -1,6 +1,6 @@
 // Package linux holds hellod's thin wrappers around Linux system calls
-// (see syscalls(2)): socket inspection, accept4, wait4, kill, socket
-// timeouts, madvise(2) and arch_prctl(2).
+// (see syscalls(2)): socket inspection, accept4, getsockname, wait4,
+// kill, close_range, madvise(2) and arch_prctl(2).
 //
 // What belongs here: raw system calls and nothing else. Every wrapper retries
 // EINTR where the call is restartable, returns errors built with

@@ -1,10 +1,8 @@
 package linux
 
 import (
-	"errors"
 	"net/netip"
 	"os"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -85,80 +83,6 @@ func Close(fd int) error {
 	return nil
 }
 
-// SetTimeouts sets SO_RCVTIMEO and SO_SNDTIMEO on fd; a zero duration leaves
-// that direction unchanged. Blocking reads and writes then fail with EAGAIN
-// once the timeout passes without progress.
-func SetTimeouts(fd int, recv, send time.Duration) error {
-	if recv > 0 {
-		tv := unix.NsecToTimeval(ceilMicro(recv).Nanoseconds())
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return os.NewSyscallError("setsockopt SO_RCVTIMEO", err)
-		}
-	}
-	if send > 0 {
-		tv := unix.NsecToTimeval(ceilMicro(send).Nanoseconds())
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-			return os.NewSyscallError("setsockopt SO_SNDTIMEO", err)
-		}
-	}
-	return nil
-}
-
-// ceilMicro rounds d up to a whole microsecond so that a tiny positive
-// remainder never becomes a zero timeval, which would mean "no timeout".
-func ceilMicro(d time.Duration) time.Duration {
-	if r := d % time.Microsecond; r != 0 {
-		d += time.Microsecond - r
-	}
-	return d
-}
-
-// Read reads from the blocking descriptor fd, retrying EINTR.
-func Read(fd int, p []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, p)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, os.NewSyscallError("read", err)
-		}
-		return n, nil
-	}
-}
-
-// Write writes all of p to the blocking descriptor fd with send(2) and
-// MSG_NOSIGNAL, so a peer that went away gives EPIPE rather than SIGPIPE.
-func Write(fd int, p []byte) (int, error) {
-	done := 0
-	for done < len(p) {
-		n, err := unix.SendmsgN(fd, p[done:], nil, nil, unix.MSG_NOSIGNAL)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return done, os.NewSyscallError("send", err)
-		}
-		done += n
-	}
-	return done, nil
-}
-
-// ShutdownWrite half-closes fd: the peer sees end of stream (FIN) while we
-// can still read what it sends.
-func ShutdownWrite(fd int) error {
-	if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
-		return os.NewSyscallError("shutdown", err)
-	}
-	return nil
-}
-
-// IsTimeout reports whether err is what a blocking socket call returns when
-// its SO_RCVTIMEO/SO_SNDTIMEO passed.
-func IsTimeout(err error) bool {
-	return errors.Is(err, unix.EAGAIN)
-}
-
 // DupCloexec duplicates fd with F_DUPFD_CLOEXEC.
 func DupCloexec(fd int) (int, error) {
 	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
@@ -184,16 +108,6 @@ func Sockname(fd int) (unix.Sockaddr, error) {
 		return nil, os.NewSyscallError("getsockname", err)
 	}
 	return sa, nil
-}
-
-// Pending returns how many received bytes wait unread on socket fd
-// (SIOCINQ, see tcp(7)).
-func Pending(fd int) (int, error) {
-	n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
-	if err != nil {
-		return 0, os.NewSyscallError("ioctl SIOCINQ", err)
-	}
-	return n, nil
 }
 
 // AcceptQueue returns how many connections wait in the accept queue of the
