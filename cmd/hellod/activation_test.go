@@ -49,11 +49,11 @@ func TestSocketActivationEveryListener(t *testing.T) {
 	for _, f := range files {
 		f.Close()
 	}
-	if got := statusLine(exchange(t, tcp4.Addr().String(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")); got != "HTTP/1.1 200 OK" {
+	if got := statusLine(exchange(t, tcp4.Addr().String(), getReq)); got != "HTTP/1.1 200 OK" {
 		t.Errorf("tcp4: want a 200, got %q", got)
 	}
 	if tcp6 != nil {
-		if got := statusLine(exchange(t, tcp6.Addr().String(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")); got != "HTTP/1.1 200 OK" {
+		if got := statusLine(exchange(t, tcp6.Addr().String(), getReq)); got != "HTTP/1.1 200 OK" {
 			t.Errorf("tcp6: want a 200, got %q", got)
 		}
 	}
@@ -62,7 +62,7 @@ func TestSocketActivationEveryListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer uc.Close()
-	io.WriteString(uc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.WriteString(uc, getReq)
 	b, _ := io.ReadAll(uc)
 	if statusLine(string(b)) != "HTTP/1.1 200 OK" {
 		t.Errorf("unix: want a 200, got %q", b)
@@ -144,7 +144,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.SetDeadline(time.Now().Add(30 * time.Second))
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			io.WriteString(c, getReq)
 			b, _ := io.ReadAll(c)
 			c.Close()
 			resp = string(b)

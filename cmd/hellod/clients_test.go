@@ -213,8 +213,7 @@ type stopper struct {
 }
 
 func newStopper() *stopper { return &stopper{ch: make(chan struct{})} }
-
-func (s *stopper) stop() { s.once.Do(func() { close(s.ch) }) }
+func (s *stopper) stop()   { s.once.Do(func() { close(s.ch) }) }
 
 // noRaceExitSleep stops race-instrumented exec children (copies of this
 // test binary) from sleeping 1 s at exit (the race runtime's

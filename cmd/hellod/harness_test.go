@@ -2,8 +2,10 @@ package main
 
 // Integration tests: they run the real daemon, with real children, as a
 // copy of this test binary (TestMain turns it into hellod), self-bound and
-// socket-activated. This file holds the harness: starting a daemon and
-// watching it (its log, its exit, its children and its /proc entries).
+// socket-activated. The harness shared by every suite: this file starts a
+// daemon and reads its log and exit status; harness_proc_test.go watches
+// its children and /proc entries; harness_strategy_test.go picks the child
+// strategies; clients_test.go holds the clients.
 
 import (
 	"bufio"

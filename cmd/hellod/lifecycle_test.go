@@ -37,7 +37,7 @@ func TestNoZombiesAfter1000Connections(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range next {
-					got := statusLine(exchange(t, d.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+					got := statusLine(exchange(t, d.addr, getReq))
 					if got != "HTTP/1.1 200 OK" {
 						mu.Lock()
 						bad[got]++
@@ -85,14 +85,14 @@ func TestMaxChildrenBackpressure(t *testing.T) {
 				t.Fatalf("want the connection queued, not refused: %v", err)
 			}
 			defer c.Close()
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			io.WriteString(c, getReq)
 			queued = append(queued, c)
 		}
 		if n := len(d.children()); n > 2 {
 			t.Errorf("want at most 2 children at the cap, got %d", n)
 		}
 		// Finishing one idle client frees a slot; the third is served.
-		io.WriteString(idle1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		io.WriteString(idle1, getReq)
 		io.ReadAll(idle1)
 		for i, c := range queued {
 			c.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -127,14 +127,14 @@ func TestChildTimeoutKillsStoppedChild(t *testing.T) {
 			t.Errorf("want EXIT_STATUS=137 and the reason, got %q", exit)
 		}
 		// The daemon goes on.
-		if got := statusLine(exchange(t, d.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")); got != "HTTP/1.1 200 OK" {
+		if got := statusLine(exchange(t, d.addr, getReq)); got != "HTTP/1.1 200 OK" {
 			t.Errorf("want a 200 after the kill, got %q", got)
 		}
 	})
 }
 
 // TestSIGTERMDrainsRunningChildren also checks, on the running child, what
-// internal/child's TestChildDescriptors cannot see from outside a daemon:
+// internal/child's TestChildDescriptors, which runs no daemon, cannot see:
 // the daemon has closed its copy of the connection, and an exec child's
 // environment has none of the systemd variables the daemon was given.
 func TestSIGTERMDrainsRunningChildren(t *testing.T) {
@@ -159,7 +159,7 @@ func TestSIGTERMDrainsRunningChildren(t *testing.T) {
 		d.signal(syscall.SIGTERM)
 		d.waitLog("SIGTERM: stopping")
 		// The running child still answers.
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		io.WriteString(c, getReq)
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		b, _ := io.ReadAll(c)
 		if statusLine(string(b)) != "HTTP/1.1 200 OK" {
@@ -277,7 +277,7 @@ func notifySocket(t *testing.T) (string, <-chan string) {
 func TestNotifyAndIdleExit(t *testing.T) {
 	path, msgs := notifySocket(t)
 	d := start(t, []string{"NOTIFY_SOCKET=" + path, "WATCHDOG_USEC=200000"}, "--idle-exit", "1500ms")
-	if got := statusLine(exchange(t, d.addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")); got != "HTTP/1.1 200 OK" {
+	if got := statusLine(exchange(t, d.addr, getReq)); got != "HTTP/1.1 200 OK" {
 		t.Fatalf("want a 200, got %q", got)
 	}
 	if code := d.wait(30 * time.Second); code != 0 {
