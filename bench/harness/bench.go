@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hellod/hellod/internal/procfs"
 )
 
 // result is one (round, server, concurrency) measurement.
@@ -64,7 +66,7 @@ func startSampler(pid int, every time.Duration) *sampler {
 			// sampler's own CPU small.
 			for i := 0; i < len(kids) && i < 4; i++ {
 				k := kids[(rot+i)%len(kids)]
-				if v, err := statusKB(k, "VmRSS"); err == nil && v > 0 && len(s.rss) < 1_000_000 {
+				if v, err := procfs.StatusField(k, "VmRSS"); err == nil && v > 0 && len(s.rss) < 1_000_000 {
 					s.rss = append(s.rss, v)
 				}
 			}
@@ -117,7 +119,7 @@ func measure(cfg *config, def *serverDef, c, round int, logDir string) result {
 				res.CgCPUus = (cg1 - cg0) * 1e6 / float64(res.AB.Complete)
 			}
 		}
-		res.ParentRSS, _ = statusKB(srv.pid, "VmRSS")
+		res.ParentRSS, _ = procfs.StatusField(srv.pid, "VmRSS")
 		// Everything the machine did during the load that was not the
 		// server, ab or the harness: other tenants' noise. (The server's
 		// CPU is read a little after the load ended; the error is small.)

@@ -57,35 +57,10 @@ func TestParsePercentiles(t *testing.T) {
 	}
 }
 
-func TestParseTreeCPU(t *testing.T) {
-	// comm with spaces and a ')' in it; utime 100, stime 50, cutime 30, cstime 20 ticks.
-	stat := "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 100 50 30 20 20 0 1 0 5 1000 100\n"
-	got, err := parseTreeCPU([]byte(stat))
-	if err != nil || got != 2.0 {
-		t.Errorf("parseTreeCPU = %v, %v; want 2.0", got, err)
-	}
-	if _, err := parseTreeCPU([]byte("1 (x) S 1 2")); err == nil {
-		t.Error("parseTreeCPU accepted a short line")
-	}
-}
-
-func TestParseStatusKB(t *testing.T) {
-	status := "Name:\thellod\nVmPeak:\t  10000 kB\nVmRSS:\t    1234 kB\nRssAnon:\t     512 kB\n"
-	if v, err := parseStatusKB([]byte(status), "VmRSS"); err != nil || v != 1234 {
-		t.Errorf("VmRSS = %v, %v; want 1234", v, err)
-	}
-	if _, err := parseStatusKB([]byte(status), "VmSwap"); err == nil {
-		t.Error("missing key: no error")
-	}
-}
-
 func TestProcOfSelf(t *testing.T) {
 	pid := os.Getpid()
 	if _, err := treeCPU(pid); err != nil {
 		t.Fatal(err)
-	}
-	if v, err := statusKB(pid, "VmRSS"); err != nil || v <= 0 {
-		t.Errorf("statusKB(self, VmRSS) = %v, %v", v, err)
 	}
 	if n := fdCount(pid); n < 3 {
 		t.Errorf("fdCount(self) = %d", n)

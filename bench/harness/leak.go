@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hellod/hellod/internal/procfs"
 )
 
 // leakPoint is the state of the hellod parent after some connections.
@@ -18,8 +20,8 @@ type leakPoint struct {
 }
 
 func snapshot(label string, done, pid int) leakPoint {
-	rss, _ := statusKB(pid, "VmRSS")
-	anon, _ := statusKB(pid, "RssAnon")
+	rss, _ := procfs.StatusField(pid, "VmRSS")
+	anon, _ := procfs.StatusField(pid, "RssAnon")
 	return leakPoint{label: label, done: done, rssKB: rss, anonKB: anon, fds: fdCount(pid), threads: threadCount(pid), kids: len(children(pid))}
 }
 

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hellod/hellod/internal/procfs"
 )
 
 // clkTck is USER_HZ, the unit of the times in /proc/PID/stat. It is 100 on
@@ -22,113 +22,47 @@ const clkTck = 100
 // (and, recursively, what those children reaped). Children reaped
 // automatically because SIGCHLD is ignored are NOT included; see sigchldIgnored.
 func treeCPU(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s, err := procfs.Stat(pid)
 	if err != nil {
 		return 0, err
 	}
-	return parseTreeCPU(b)
-}
-
-func parseTreeCPU(b []byte) (float64, error) {
-	// The comm field (2) may contain spaces; fields are counted after ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// After ')': f[0] is field 3 (state); utime is field 14 → f[11].
-	if len(f) < 15 {
-		return 0, errors.New("short stat")
-	}
-	var sum uint64
-	for _, k := range []int{11, 12, 13, 14} { // utime stime cutime cstime
-		v, err := strconv.ParseUint(f[k], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		sum += v
-	}
-	return float64(sum) / clkTck, nil
-}
-
-// statusKB returns the value of a "Key:   123 kB" line of /proc/PID/status.
-func statusKB(pid int, key string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseStatusKB(b, key)
-}
-
-func parseStatusKB(b []byte, key string) (int64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 0 {
-				break
-			}
-			return strconv.ParseInt(f[0], 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("%s not found", key)
+	return float64(s.UTime+s.STime+s.CUTime+s.CSTime) / clkTck, nil
 }
 
 // sigchldIgnored reports whether pid ignores SIGCHLD, in which case its
 // children are reaped by the kernel and their CPU never reaches cutime/cstime.
 func sigchldIgnored(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procfs.StatusText(pid, "SigIgn")
 	if err != nil {
 		return false
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "SigIgn:"); ok {
-			v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
-			return err == nil && v&(1<<(17-1)) != 0 // SIGCHLD = 17
-		}
-	}
-	return false
+	mask, err := strconv.ParseUint(v, 16, 64)
+	return err == nil && mask&(1<<(17-1)) != 0 // SIGCHLD = 17
 }
 
-// children lists the direct children of pid, over all its threads.
+// children lists the direct children of pid, over all its threads (none if
+// pid is gone).
 func children(pid int) []int {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if c, err := strconv.Atoi(f); err == nil {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
+	kids, _ := procfs.Children(pid)
+	return kids
 }
 
-// fdCount is the number of open file descriptors of pid.
+// fdCount is the number of open file descriptors of pid, or -1.
 func fdCount(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	n, err := procfs.FDCount(pid)
 	if err != nil {
 		return -1
 	}
-	return len(ents)
+	return n
 }
 
-// threadCount is the number of threads of pid.
+// threadCount is the number of threads of pid, or -1.
 func threadCount(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	n, err := procfs.StatusField(pid, "Threads")
 	if err != nil {
 		return -1
 	}
-	return len(ents)
+	return int(n)
 }
 
 // listening reports whether some socket listens on 127.0.0.1:port, read from

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hellod/hellod/internal/procfs"
 )
 
 type table struct {
@@ -382,10 +384,8 @@ func machineFacts() [][2]string {
 		}
 	}
 	mem := "?"
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		if kb, err := parseStatusKB(b, "MemTotal"); err == nil {
-			mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-		}
+	if kb, err := procfs.MemInfo("MemTotal"); err == nil {
+		mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
 	}
 	readTrim := func(p string) string {
 		b, err := os.ReadFile(p)

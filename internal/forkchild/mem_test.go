@@ -63,8 +63,8 @@ func TestForkChildMemory(t *testing.T) {
 	if !inMem {
 		t.Errorf("child %d: want mem (%p) mapped, got %+v", pid, st.m, maps)
 	}
-	t.Logf("fork child: RssAnon %s, VmPTE %s; parent: RssAnon %s, VmPTE %s",
-		procStatus(pid, "RssAnon"), procStatus(pid, "VmPTE"), procStatus(os.Getpid(), "RssAnon"), procStatus(os.Getpid(), "VmPTE"))
+	t.Logf("fork child: RssAnon %d kB, VmPTE %d kB; parent: RssAnon %d kB, VmPTE %d kB",
+		procStatusKB(t, pid, "RssAnon"), procStatusKB(t, pid, "VmPTE"), procStatusKB(t, os.Getpid(), "RssAnon"), procStatusKB(t, os.Getpid(), "VmPTE"))
 	// A child with a copy of the parent would have about the parent's
 	// anonymous memory (shared pages count in both); with mem alone it
 	// has a few pages (the main thread's stack, which holds argv, and in a

@@ -1,39 +1,46 @@
 package forkchild
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hellod/hellod/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
-// Readers of /proc for the tests.
+// Test helpers over internal/procfs.
 
-// fdTable lists /proc/pid/fd: descriptor number to link target.
-func fdTable(pid int) (map[int]string, error) {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, err := os.ReadDir(dir)
+// procState is the state letter of /proc/pid/stat (S: sleeping, ...), or 0.
+func procState(pid int) byte {
+	st, _ := procfs.Stat(pid)
+	return st.State
+}
+
+// procStatusKB is a size in kB of /proc/PID/status.
+func procStatusKB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	n, err := procfs.StatusField(pid, field)
 	if err != nil {
-		return nil, err
+		t.Fatalf("want /proc/%d/status %s, got %v", pid, field, err)
 	}
-	m := make(map[int]string, len(ents))
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if m[n], err = os.Readlink(filepath.Join(dir, e.Name())); err != nil {
-			delete(m, n) // closed meanwhile
-		}
+	return n
+}
+
+// liveChildren lists this process's children (zombies included), or "" if
+// there are none.
+func liveChildren() string {
+	pids, err := procfs.Children(os.Getpid())
+	if err != nil {
+		return err.Error()
 	}
-	return m, nil
+	if len(pids) == 0 {
+		return ""
+	}
+	return fmt.Sprint(pids)
 }
 
 func formatFDs(m map[int]string) string {
@@ -47,15 +54,6 @@ func formatFDs(m map[int]string) string {
 		fmt.Fprintf(&b, " %d->%s", fd, m[fd])
 	}
 	return strings.TrimSpace(b.String())
-}
-
-// procState is the state letter of /proc/pid/stat (S: sleeping, ...).
-func procState(pid int) byte {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) {
-		return b[i+2]
-	}
-	return 0
 }
 
 func socketLink(t *testing.T, fd int) string {
@@ -77,40 +75,6 @@ func sameFDs(a, b map[int]string) bool {
 		}
 	}
 	return true
-}
-
-// procStatus is a field of /proc/PID/status, or "?".
-func procStatus(pid int, field string) string {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, l := range bytes.Split(b, []byte{'\n'}) {
-		if k, v, ok := bytes.Cut(l, []byte{':'}); ok && string(k) == field {
-			return string(bytes.TrimSpace(v))
-		}
-	}
-	return "?"
-}
-
-func procStatusKB(t *testing.T, pid int, field string) int {
-	t.Helper()
-	v := procStatus(pid, field)
-	n, err := strconv.Atoi(string(bytes.TrimSuffix([]byte(v), []byte(" kB"))))
-	if err != nil {
-		t.Fatalf("/proc/%d/status %s: want a size in kB, got %q", pid, field, v)
-	}
-	return n
-}
-
-// liveChildren lists this process's children (zombies included) as the
-// kernel's per-thread children files show them, or "" if there are none.
-func liveChildren() string {
-	var out []string
-	tasks, _ := filepath.Glob("/proc/self/task/*/children")
-	for _, p := range tasks {
-		if b, err := os.ReadFile(p); err == nil && len(bytes.TrimSpace(b)) > 0 {
-			out = append(out, p+": "+string(bytes.TrimSpace(b)))
-		}
-	}
-	return strings.Join(out, "; ")
 }
 
 // waitAsleep waits until pid sleeps (in read(2), for a child waiting for

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hellod/hellod/internal/http1"
+	"github.com/hellod/hellod/internal/procfs"
 	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/response"
 	"golang.org/x/sys/unix"
@@ -143,7 +144,7 @@ func exchange(t *testing.T, h *harness, st strategy, req string, halfClose, rese
 func TestChildDescriptors(t *testing.T) {
 	requireFork(t)
 	h := newHarness(t)
-	parent, err := fdTable(os.Getpid())
+	parent, err := procfs.FDTargets(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestChildDescriptors(t *testing.T) {
 			var got map[int]string
 			for deadline := time.Now().Add(5 * time.Second); ; {
 				// (While a child execs, /proc/PID/fd may briefly fail.)
-				if m, err := fdTable(pid); err == nil {
+				if m, err := procfs.FDTargets(pid); err == nil {
 					got = m
 				}
 				if sameFDs(got, want) && procState(pid) == 'S' {

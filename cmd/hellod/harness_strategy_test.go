@@ -1,0 +1,55 @@
+package main
+
+// The child strategies the tests run with, and the fork probe.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hellod/hellod/internal/forkchild"
+)
+
+// hellodArgs returns args for a daemon started with env. When the fork
+// strategy cannot run in this build and neither args nor env choose a
+// strategy, the daemon (in a test not about the strategy) runs exec
+// children instead of the default fork ones.
+func hellodArgs(env []string, args ...string) []string {
+	for _, a := range args {
+		if a == "--child" || strings.HasPrefix(a, "--child=") {
+			return args
+		}
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HELLOD_CHILD=") {
+			return args
+		}
+	}
+	if forkUnavailable() == nil {
+		return args
+	}
+	return append([]string{"--child=exec"}, args...)
+}
+
+// forkUnavailable says why fork children cannot run in this build (a
+// coverage build, say), or nil if they can. The daemons the tests start are
+// this binary, so forkchild.Probe here answers for them too (it is what
+// hellod --child fork checks at start).
+func forkUnavailable() error { return forkchild.Probe() }
+
+// strategies are the child strategies every behaviour test runs with.
+var strategies = []string{"exec", "fork"}
+
+// eachStrategy runs fn as a subtest per child strategy, with the --child
+// flag to pass; the fork one is skipped where fork children cannot run.
+func eachStrategy(t *testing.T, fn func(t *testing.T, child string)) {
+	for _, s := range strategies {
+		t.Run(s, func(t *testing.T) {
+			if s == "fork" {
+				if err := forkUnavailable(); err != nil {
+					t.Skipf("fork strategy unavailable in this build: %v", err)
+				}
+			}
+			fn(t, "--child="+s)
+		})
+	}
+}
