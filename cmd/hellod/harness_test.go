@@ -55,8 +55,13 @@ type daemon struct {
 func environ(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
+		// GOCOVERDIR (go test -cover): a daemon and each of its exec
+		// children would write coverage files at exit, thousands of them
+		// in the reliability suite, which makes exec children linger past
+		// the tests' bounds; the report covers the test process only.
 		if !strings.HasPrefix(kv, "HELLOD_") && !strings.HasPrefix(kv, "LISTEN_") &&
-			!strings.HasPrefix(kv, "NOTIFY_SOCKET=") && !strings.HasPrefix(kv, "WATCHDOG_") {
+			!strings.HasPrefix(kv, "NOTIFY_SOCKET=") && !strings.HasPrefix(kv, "WATCHDOG_") &&
+			!strings.HasPrefix(kv, "GOCOVERDIR=") {
 			env = append(env, kv)
 		}
 	}
