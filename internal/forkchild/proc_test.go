@@ -90,6 +90,16 @@ func procStatus(pid int, field string) string {
 	return "?"
 }
 
+// emulatorOf is the qemu-user emulator that runs process pid, or "": the
+// target of /proc/PID/exe, which qemu rewrites only for a process itself.
+func emulatorOf(pid int) string {
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if strings.HasPrefix(filepath.Base(exe), "qemu-") {
+		return exe
+	}
+	return ""
+}
+
 func procStatusKB(t *testing.T, pid int, field string) int {
 	t.Helper()
 	v := procStatus(pid, field)
