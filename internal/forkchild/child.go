@@ -19,7 +19,7 @@ type call struct {
 	fn             uintptr // 32 ABIInternal entry of the child's main (childPC)
 	g              uintptr // 40 address of the stand-in g inside m
 	flags          uintptr // 48 clone flags: SIGCHLD, or 0 for the probe child (with CLONE_SETTLS on amd64)
-	tls            uintptr // 56 amd64: the child's FS base (mem.tlsBase)
+	tls            uintptr // 56 the child's thread pointer with CLONE_SETTLS (amd64: mem.tlsBase)
 }
 
 // childPC is the ABIInternal entry of childMain, which a func value holds

@@ -31,6 +31,11 @@ func TestChildName(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if emu := emulatorOf(pid); emu != "" && err == nil && bytes.HasSuffix(got, want) {
+		// qemu-user shows a process its own cmdline without the emulator's
+		// name; the child's, read from outside, starts with it.
+		got = got[len(got)-len(want):]
+	}
 	if err != nil || len(want) == 0 || !bytes.Equal(got, want) {
 		t.Errorf("child %d: want the parent's cmdline %q, got %q, %v", pid, want, got, err)
 	}

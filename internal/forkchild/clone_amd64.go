@@ -1,41 +1,14 @@
 package forkchild
 
 import (
-	"syscall"
-	"unsafe"
-
+	"github.com/hellod/hellod/internal/linux"
 	"golang.org/x/sys/unix"
 )
 
-//go:linkname runtime_BeforeFork syscall.runtime_BeforeFork
-func runtime_BeforeFork()
+// cloneTLS: amd64's morestack loads g from thread-local storage (the FS
+// base), so a child starts with its FS base at mem.tlsBase, whose last
+// word below it is the stand-in g's address.
+const cloneTLS = unix.CLONE_SETTLS
 
-//go:linkname runtime_AfterFork syscall.runtime_AfterFork
-func runtime_AfterFork()
-
-// cloneStack is clone(2) with a.flags and a new stack pointer. The parent
-// gets the child's PID or the error. The child, on the new stack, copies
-// conn..m of *a there, sets g (R14) to a.g, calls a.fn (childMain) with
-// the copy and, should that return, exits with status 1. See
-// clone_amd64.s.
-//
-//go:noescape
-func cloneStack(stack uintptr, a *call) (pid uintptr, errno syscall.Errno)
-
-// clone forks a child that serves a.conn and exits, with exit signal
-// exitSignal (SIGCHLD, or 0 for a child only wait4's __WCLONE sees); in
-// the parent it returns the child's PID or the error. Its caller holds the
-// OS thread (runtime.LockOSThread). It runs in the parent only.
-func clone(a *call, exitSignal uintptr) (uintptr, syscall.Errno) {
-	a.fn = childPC
-	a.g = uintptr(unsafe.Pointer(&a.m.g))
-	a.tls = a.m.tlsBase()
-	a.flags = exitSignal | unix.CLONE_SETTLS
-	runtime_BeforeFork()
-	pid, errno := cloneStack(uintptr(unsafe.Pointer(a.m))+stackTop, a)
-	runtime_AfterFork()
-	return pid, errno
-}
-
-// archSupported is nil: amd64 children have their entry (clone_amd64.s).
-func archSupported() error { return nil }
+// threadPointer is the calling thread's thread pointer (the FS base).
+func threadPointer() (uintptr, error) { return linux.FSBase() }

@@ -5,9 +5,10 @@
 //
 // Files: parent.go (the strategy: Fork, NewFork, Start, the once-a-second
 // refresh), mem.go (the child's mapping), isolate.go (MADV_DONTFORK of
-// the parent's other mappings), tls_*.go (the mapping a cgo build must
-// keep), clone_*.go and clone_amd64.s (the fork itself), child.go (the
-// child after clone), probe.go (whether this build's child works at all).
+// the parent's other mappings), page_*.go (its layout unit), tls_*.go (the
+// mapping a cgo build must keep), clone_*.go and clone_*.s (the fork
+// itself), child.go (the child after clone), probe.go (whether this
+// build's child works at all).
 //
 // CONTRACT: child.go's childMain, and internal/respond's Serve and
 // internal/http1's parser that it calls, run in a forked child of the
@@ -33,8 +34,9 @@
 //     at once. Kept are mem, the mapping holding argv (so that ps and
 //     systemctl status show the child's command line, the parent's) and,
 //     in a cgo build, the one holding the forking thread's rseq area;
-//   - runs on mem's stack (clone_amd64.s) with a stand-in g (mem.go's
-//     standinG, in R14 and in the thread-local slot morestack reads) whose
+//   - runs on mem's stack (clone_amd64.s, clone_arm64.s) with a stand-in g
+//     (mem.go's standinG; amd64: in R14 and in the thread-local slot
+//     morestack reads; arm64: in R28, where morestack reads it) whose
 //     stackguard0 lies stackGuard bytes above the stack's end, above a
 //     PROT_NONE guard page. It is not //go:nosplit: ordinary prologues
 //     check the stack, and an overflow calls morestack, which finds the
@@ -62,6 +64,8 @@
 // names itself hellod-child (prctl PR_SET_NAME: /proc/PID/comm, the name
 // ps -o comm and top show) and serves.
 //
-// Architectures: the child's entry is assembly (clone_amd64.s); elsewhere
-// (clone_other.go) NewFork refuses with an error until that is written.
+// Architectures: the child's entry is assembly (clone_amd64.s,
+// clone_arm64.s; .ci/arm64.sh runs the tests for arm64 under qemu-user);
+// elsewhere (clone_other.go) NewFork refuses with an error until that is
+// written.
 package forkchild

@@ -99,6 +99,12 @@ func argStart() (uintptr, error) {
 	i := bytes.LastIndexByte(b, ')')
 	fields := bytes.Fields(b[i+1:])
 	const argStartField = 48
+	if i >= 0 && len(fields) < argStartField-2 && len(os.Args) > 0 && os.Args[0] != "" {
+		// No arg_start: qemu-user emulates this file with 44 fields. Then
+		// os.Args[0]'s bytes, which are argv's (the runtime's goargs does
+		// not copy them).
+		return uintptr(unsafe.Pointer(unsafe.StringData(os.Args[0]))), nil
+	}
 	if i < 0 || len(fields) < argStartField-2 {
 		return 0, fmt.Errorf("/proc/self/stat: want %d fields, got %q", argStartField, b)
 	}

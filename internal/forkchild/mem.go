@@ -27,11 +27,12 @@ type mem struct {
 // header is what the parent prepares for every child.
 type header struct {
 	g standinG
-	// tls is where the child's thread pointer (FS base on amd64, set by
-	// clone with CLONE_SETTLS) points: its last word holds the address of
-	// g, the slot from which the runtime's assembly (morestack) loads g on
+	// tls is where an amd64 child's thread pointer (FS base, set by clone
+	// with CLONE_SETTLS) points: its last word holds the address of g, the
+	// slot from which the runtime's assembly (morestack) loads g on
 	// linux/amd64; the words below are zero, so that a build whose g slot
-	// lies elsewhere loads a nil g and faults as well.
+	// lies elsewhere loads a nil g and faults as well. arm64 reads g from
+	// R28 only and leaves it unused (clone_arm64.go).
 	tls          [tlsWords]uintptr
 	name         [16]byte // the child's name (prctl PR_SET_NAME), NUL-terminated
 	strictColons bool     // http1.StrictColons of the parent
@@ -52,7 +53,6 @@ type standinG struct {
 }
 
 const (
-	page      = 4096 // amd64's page size (elsewhere only a unit of layout)
 	stackSize = 64 << 10
 	// stackGuard is what stackguard0 leaves below it for the //go:nosplit
 	// leaves (syscall.RawSyscall and what it calls), which skip the check:
@@ -83,6 +83,10 @@ func newMem(strictColons bool, respBytes int) (*mem, []byte, error) {
 		return nil, nil, fmt.Errorf("fork child memory: %w", os.NewSyscallError("mmap", err))
 	}
 	m := (*mem)(unsafe.Pointer(&b[0]))
+	if ps := os.Getpagesize(); ps > page {
+		unix.Munmap(b)
+		return nil, nil, fmt.Errorf("fork child memory: want a page size of at most %d bytes for the guard page, got %d", page, ps)
+	}
 	g := unsafe.Offsetof(m.guard)
 	if err := unix.Mprotect(b[g:g+page], unix.PROT_NONE); err != nil {
 		unix.Munmap(b)

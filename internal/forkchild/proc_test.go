@@ -3,6 +3,7 @@ package forkchild
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +76,16 @@ func sameFDs(a, b map[int]string) bool {
 		}
 	}
 	return true
+}
+
+// emulatorOf is the qemu-user emulator that runs process pid, or "": the
+// target of /proc/PID/exe, which qemu rewrites only for a process itself.
+func emulatorOf(pid int) string {
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if strings.HasPrefix(filepath.Base(exe), "qemu-") {
+		return exe
+	}
+	return ""
 }
 
 // waitAsleep waits until pid sleeps (in read(2), for a child waiting for

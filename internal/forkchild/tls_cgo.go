@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && (amd64 || arm64)
 
 package forkchild
 
@@ -20,12 +20,12 @@ const keepTLS = true
 // keepThread makes sure the mapping holding this thread's thread pointer
 // is copied into children. Called on a locked thread.
 func keepThread() error {
-	fs, err := linux.FSBase()
+	tp, err := threadPointer()
 	if err != nil {
 		return err
 	}
 	mems.Lock()
-	kept := slices.Contains(mems.keep, fs)
+	kept := slices.Contains(mems.keep, tp)
 	mems.Unlock()
 	if kept {
 		return nil
@@ -35,13 +35,13 @@ func keepThread() error {
 		return fmt.Errorf("fork child memory: %w", err)
 	}
 	for _, m := range ms {
-		if m.Start <= fs && fs < m.End {
+		if m.Start <= tp && tp < m.End {
 			if err := linux.SetDontFork(m.Start, m.End, false); err != nil {
 				return fmt.Errorf("fork child memory: thread pointer's mapping: %w", err)
 			}
-			keep(fs)
+			keep(tp)
 			return nil
 		}
 	}
-	return fmt.Errorf("fork child memory: thread pointer %#x in no mapping", fs)
+	return fmt.Errorf("fork child memory: thread pointer %#x in no mapping", tp)
 }
