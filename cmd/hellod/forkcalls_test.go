@@ -10,8 +10,8 @@ import (
 )
 
 // TestForkChildCallsNothingButSyscalls disassembles the code a fork child
-// runs (internal/forkchild's childMain, internal/respond's responder and
-// internal/http1's parser) in this very binary and fails on any call that
+// runs (internal/forkchild's childMain and threadMain, internal/respond's
+// responder and internal/http1's parser) in this very binary and fails on any call that
 // is not to that code itself, to a raw system call or to morestack: a
 // compiler-inserted runtime call such as a GC write barrier or an
 // allocation could deadlock a child forked from a multi-threaded Go
@@ -28,7 +28,7 @@ func TestForkChildCallsNothingButSyscalls(t *testing.T) {
 		t.Skip("go tool not in PATH")
 	}
 	const pkg = `github\.com/hellod/hellod/internal/`
-	childFuncs := regexp.MustCompile(`^` + pkg + `(forkchild\.(childMain|exit)|respond\.(Serve|Now|readHead|setTimeout|read|send|pending|linger|\(\*Table\)\.pick)|http1\.[^.]+|http1\.\(\*Scanner\)\.[A-Za-z]+)(\.abi0)?$`)
+	childFuncs := regexp.MustCompile(`^` + pkg + `(forkchild\.(childMain|exit|threadMain)|respond\.(Serve|Now|readHead|setTimeout|read|send|pending|linger|\(\*Table\)\.pick)|http1\.[^.]+|http1\.\(\*Scanner\)\.[A-Za-z]+)(\.abi0)?$`)
 	// What runs in the parent, before the fork: it may do anything.
 	parentSide := regexp.MustCompile(`^` + pkg + `http1\.StrictColons$`)
 	bin := filepath.Join(t.TempDir(), "hellod")

@@ -35,7 +35,7 @@ func main() {
 	// Child mode first, before anything else runs: the child's entry
 	// point never returns.
 	if len(os.Args) > 1 && os.Args[1] == execchild.Arg {
-		execchild.Main()
+		execchild.Main(forkchild.ServeOnThread)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

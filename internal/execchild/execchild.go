@@ -1,8 +1,9 @@
 // Package execchild is the exec child strategy: each connection is served
 // by a fresh image of the running binary (/proc/self/exe re-executed with
 // Arg, see execve(2)) that runs the fork child's responder
-// (internal/respond) on the connection it holds as fd 3, and exits with the
-// outcome.
+// (internal/respond) on the connection it holds as fd 3, on a thread of its
+// own as a fork child would (forkchild.ServeOnThread, handed to Main), and
+// exits with the outcome.
 package execchild
 
 import (
@@ -12,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hellod/hellod/internal/http1"
 	"github.com/hellod/hellod/internal/linux"
 	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/response"
 )
 
 // Arg is the first argument that puts the hellod binary in child mode.
@@ -134,12 +135,18 @@ func settingsFromEnv(lookup func(string) (string, bool)) (respond.Settings, erro
 	return s, nil
 }
 
-// Main is the entry point of an exec child: it prepares its responses and
-// serves the connection on respond.ConnFD with respond.Serve, the fork
-// child's responder, then exits with the outcome as exit code. It never
-// returns. Only a failure to run at all is written to stderr; the parent
-// logs the rest.
-func Main() {
+// ServeFunc serves the connection fd with settings s within the
+// deadlines (CLOCK_MONOTONIC nanoseconds, respond.Now) and returns the
+// outcome: forkchild.ServeOnThread, the fork child's code on a thread of
+// its own. (A parameter of Main rather than an import, so that
+// forkchild's tests can run exec children.)
+type ServeFunc func(fd int, s respond.Settings, headerDeadline, deadline int64) (response.Outcome, error)
+
+// Main is the entry point of an exec child: it checks its connection on
+// respond.ConnFD, serves it with serve, then exits with the outcome as
+// exit code. It never returns. Only a failure to run at all is written to
+// stderr; the parent logs the rest.
+func Main(serve ServeFunc) {
 	start := respond.Now()
 	s, err := settingsFromEnv(os.LookupEnv)
 	if err != nil {
@@ -152,10 +159,10 @@ func Main() {
 	if info.Listening {
 		fail(2, fmt.Errorf("fd %d is a listening socket, want a connection", respond.ConnFD))
 	}
-	var t respond.Table
-	t.Build(s.Message, time.Now())
-	o := respond.Serve(respond.ConnFD, &t, new(respond.Buffer),
-		start+int64(s.HeaderTimeout), start+int64(s.ChildTimeout), http1.StrictColons())
+	o, err := serve(respond.ConnFD, s, start+int64(s.HeaderTimeout), start+int64(s.ChildTimeout))
+	if err != nil {
+		fail(1, err)
+	}
 	os.Exit(int(o))
 }
 

@@ -16,6 +16,9 @@ import (
 // throw.
 func clone(a *call, exitSignal uintptr) (uintptr, syscall.Errno) { return 0, syscall.ENOSYS }
 
+// startThread is not available either (ServeOnThread says ErrNoThread).
+func startThread(a *call) (uintptr, syscall.Errno) { return 0, syscall.ENOSYS }
+
 // archSupported says why there is no fork child on this architecture.
 func archSupported() error {
 	return fmt.Errorf("fork strategy unavailable on %s (no clone entry for its child yet); use --child exec", runtime.GOARCH)

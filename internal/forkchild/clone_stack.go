@@ -5,6 +5,8 @@ package forkchild
 import (
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 //go:linkname runtime_BeforeFork syscall.runtime_BeforeFork
@@ -35,6 +37,26 @@ func clone(a *call, exitSignal uintptr) (uintptr, syscall.Errno) {
 	pid, errno := cloneStack(uintptr(unsafe.Pointer(a.m))+stackTop, a)
 	runtime_AfterFork()
 	return pid, errno
+}
+
+// threadFlags make clone start a thread of this process rather than a
+// child: the same memory, descriptors, signal handlers and thread group.
+const threadFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+	unix.CLONE_THREAD | unix.CLONE_SYSVSEM
+
+// startThread starts ServeOnThread's responder thread on a.m's stack; it
+// returns the thread's ID or the error. Its caller holds the OS thread,
+// whose signal mask (all blocked, by runtime_BeforeFork) the new thread
+// inherits.
+func startThread(a *call) (uintptr, syscall.Errno) {
+	a.fn = threadPC
+	a.g = uintptr(unsafe.Pointer(&a.m.g))
+	a.tls = a.m.tlsBase()
+	a.flags = threadFlags | cloneTLS
+	runtime_BeforeFork()
+	tid, errno := cloneStack(uintptr(unsafe.Pointer(a.m))+stackTop, a)
+	runtime_AfterFork()
+	return tid, errno
 }
 
 // archSupported is nil: children have their entry here (clone_*.s).

@@ -8,11 +8,13 @@
 // the parent's other mappings), page_*.go (its layout unit), tls_*.go (the
 // mapping a cgo build must keep), clone_*.go and clone_*.s (the fork
 // itself), child.go (the child after clone), probe.go (whether this
-// build's child works at all).
+// build's child works at all), thread.go (the same code on a thread of its
+// own in an exec child, whose Go runtime then sleeps).
 //
 // CONTRACT: child.go's childMain, and internal/respond's Serve and
 // internal/http1's parser that it calls, run in a forked child of the
-// hellod parent between clone(2) and exit_group(2). The child is a copy of
+// hellod parent between clone(2) and exit_group(2) (and, in an exec child,
+// on thread.go's responder thread, which the Go runtime does not know). The child is a copy of
 // a multi-threaded Go process in which only the forking thread exists:
 // the runtime's other threads, the scheduler, the GC, the signal handlers'
 // helpers and any lock another thread held at the fork are gone or frozen.

@@ -33,7 +33,7 @@ import (
 // inherited close-on-exec, so that none reaches an exec child.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == execchild.Arg {
-		execchild.Main() // never returns
+		execchild.Main(ServeOnThread) // never returns
 	}
 	if err := linux.CloseOnExecFrom(3); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -36,6 +36,7 @@ type header struct {
 	tls          [tlsWords]uintptr
 	name         [16]byte // the child's name (prctl PR_SET_NAME), NUL-terminated
 	strictColons bool     // http1.StrictColons of the parent
+	done         uint32   // ServeOnThread: the outcome plus one, once posted
 	resp         respond.Table
 }
 
