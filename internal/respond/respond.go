@@ -162,10 +162,11 @@ func read(fd int, p []byte, deadline int64) int {
 		switch e {
 		case 0:
 			return int(n)
-		case syscall.EINTR:
+		case syscall.EINTR, syscall.EAGAIN:
+			// EAGAIN: SO_RCVTIMEO ran out, which the kernel may count a
+			// little short of deadline; setTimeout decides whether any
+			// time is left.
 			continue
-		case syscall.EAGAIN:
-			return http1.TimedOut
 		}
 		return http1.ReadFailed
 	}
@@ -183,7 +184,7 @@ func send(fd int, p []byte, deadline int64) bool {
 		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
 			syscall.MSG_NOSIGNAL, 0, 0)
 		switch {
-		case e == syscall.EINTR:
+		case e == syscall.EINTR, e == syscall.EAGAIN: // EAGAIN: as in read
 			continue
 		case e != 0:
 			return false
