@@ -29,14 +29,7 @@ func cloneStack(stack uintptr, a *call) (pid uintptr, errno syscall.Errno)
 // the parent it returns the child's PID or the error. Its caller holds the
 // OS thread (runtime.LockOSThread). It runs in the parent only.
 func clone(a *call, exitSignal uintptr) (uintptr, syscall.Errno) {
-	a.fn = childPC
-	a.g = uintptr(unsafe.Pointer(&a.m.g))
-	a.tls = a.m.tlsBase()
-	a.flags = exitSignal | cloneTLS
-	runtime_BeforeFork()
-	pid, errno := cloneStack(uintptr(unsafe.Pointer(a.m))+stackTop, a)
-	runtime_AfterFork()
-	return pid, errno
+	return cloneOnStack(a, childPC, exitSignal|cloneTLS)
 }
 
 // threadFlags make clone start a thread of this process rather than a
@@ -49,14 +42,22 @@ const threadFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLON
 // whose signal mask (all blocked, by runtime_BeforeFork) the new thread
 // inherits.
 func startThread(a *call) (uintptr, syscall.Errno) {
-	a.fn = threadPC
+	return cloneOnStack(a, threadPC, threadFlags|cloneTLS)
+}
+
+// cloneOnStack is clone(2) with flags onto a.m's stack and stand-in g,
+// the new task starting at fn, with every signal blocked on this thread
+// meanwhile (runtime_BeforeFork), so that the new task starts with them
+// blocked.
+func cloneOnStack(a *call, fn, flags uintptr) (uintptr, syscall.Errno) {
+	a.fn = fn
 	a.g = uintptr(unsafe.Pointer(&a.m.g))
 	a.tls = a.m.tlsBase()
-	a.flags = threadFlags | cloneTLS
+	a.flags = flags
 	runtime_BeforeFork()
-	tid, errno := cloneStack(uintptr(unsafe.Pointer(a.m))+stackTop, a)
+	id, errno := cloneStack(uintptr(unsafe.Pointer(a.m))+stackTop, a)
 	runtime_AfterFork()
-	return tid, errno
+	return id, errno
 }
 
 // archSupported is nil: children have their entry here (clone_*.s).
