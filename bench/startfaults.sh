@@ -31,7 +31,7 @@ for h in "${hellods[@]}"; do
   ab -q -n "$N" -c 4 -s 10 "http://$addr/" >/tmp/ab.$$ 2>&1 || true
   failed=$(awk '/Failed requests/{print $3}' /tmp/ab.$$)
   hpid=$(pgrep -P "$ppid" -x "$(basename "$path")" || true)
-  [[ -n $hpid ]] && kill -TERM "$hpid"
+  if [[ -n $hpid ]]; then kill -TERM "$hpid"; else kill -TERM "$ppid"; fi
   wait "$ppid" || true
   pf=$(awk -F, '$3=="page-faults"{print $1}' "$pst")
   tc=$(awk -F, '$3=="task-clock"{print $1}' "$pst")
