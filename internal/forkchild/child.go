@@ -58,10 +58,6 @@ func childMain(a *call) {
 	}
 	syscall.RawSyscall(syscall.SYS_CLOSE, 0, 0, 0)
 	syscall.RawSyscall(syscall.SYS_CLOSE, 1, 0, 0)
-	fl, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, respond.ConnFD, syscall.F_GETFL, 0)
-	if e == 0 && fl&syscall.O_NONBLOCK != 0 {
-		syscall.RawSyscall(syscall.SYS_FCNTL, respond.ConnFD, syscall.F_SETFL, fl&^syscall.O_NONBLOCK)
-	}
 	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&m.name[0])), 0)
 	exit(respond.Serve(respond.ConnFD, &m.resp, &m.buf, a.headerDeadline, a.deadline, m.strictColons))
 }

@@ -43,13 +43,18 @@ const isolateEvery = 60 // seconds
 // parent's other mappings marked not to be copied into children. It
 // returns Probe's error when this build's fork child does not work.
 func NewFork(s respond.Settings) (*Fork, error) {
-	if err := Probe(); err != nil {
+	f, err := newFork(s)
+	if err != nil {
 		return nil, err
 	}
-	return newFork(s)
+	if err := probeOnce(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
-// newFork is NewFork without the probe (which uses it).
+// newFork is NewFork without the probe.
 func newFork(s respond.Settings) (*Fork, error) {
 	if err := archSupported(); err != nil {
 		return nil, err

@@ -32,25 +32,32 @@ var probed struct {
 // The canary is cloned with no exit signal, so that the daemon's reaper
 // (wait4(-1, WNOHANG), which sees only children that signal SIGCHLD) never
 // reaps it; Probe waits for it itself with __WCLONE.
-func Probe() error {
+func Probe() error { return probeOnce(nil) }
+
+// probeOnce is Probe, forking the canary from f (NewFork's, so that start-up
+// prepares and isolates the child memory once) or, with f nil, from a
+// strategy of its own.
+func probeOnce(f *Fork) error {
 	probed.once.Do(func() {
-		if err := probe(); err != nil {
+		if err := probe(f); err != nil {
 			probed.err = fmt.Errorf("fork strategy unavailable in this build (%w); use --child exec", err)
 		}
 	})
 	return probed.err
 }
 
-func probe() error {
+func probe(f *Fork) error {
 	if err := archSupported(); err != nil {
 		return err
 	}
-	s := respond.Settings{Message: "probe\n", HeaderTimeout: probeTimeout, ChildTimeout: probeTimeout}
-	f, err := newFork(s)
-	if err != nil {
-		return err
+	if f == nil {
+		s := respond.Settings{Message: "probe\n", HeaderTimeout: probeTimeout, ChildTimeout: probeTimeout}
+		var err error
+		if f, err = newFork(s); err != nil {
+			return err
+		}
+		defer f.Close()
 	}
-	defer f.Close()
 	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return os.NewSyscallError("socketpair", err)

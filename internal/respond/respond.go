@@ -63,10 +63,10 @@ func (t *Table) Build(message string, now time.Time) int {
 // Buffer is where Serve reads the request head.
 type Buffer [http1.BufSize]byte
 
-// Serve answers one HTTP request on the connected, blocking stream socket
-// fd with the responses of t and returns the outcome. It reads the head
-// into buf until headerDeadline and neither reads nor writes after
-// deadline (CLOCK_MONOTONIC nanoseconds, see Now). strictColons is
+// Serve answers one HTTP request on the connected stream socket fd (made
+// blocking if it is not) with the responses of t and returns the outcome.
+// It reads the head into buf until headerDeadline and neither reads nor
+// writes after deadline (CLOCK_MONOTONIC nanoseconds, see Now). strictColons is
 // http1.StrictColons, computed by the caller. It does not close fd.
 //
 //go:norace
@@ -76,6 +76,11 @@ func Serve(fd int, t *Table, buf *Buffer, headerDeadline, deadline int64, strict
 	// barrier (a runtime call, and a fork parent may have forked mid-GC).
 	var h http1.Scanner
 	body := false
+	// The socket timeouts need a blocking socket (a non-blocking one would
+	// spin on EAGAIN until the deadline).
+	if fl, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0); e == 0 && fl&syscall.O_NONBLOCK != 0 {
+		syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFL, fl&^syscall.O_NONBLOCK)
+	}
 	o := readHead(fd, buf, min(headerDeadline, deadline), &h)
 	if o == http1.Complete {
 		o, body = h.Classify(buf[:], strictColons)
