@@ -31,7 +31,24 @@ type Settings struct {
 	Message       string
 	HeaderTimeout time.Duration // request header must be complete by then
 	ChildTimeout  time.Duration // nothing is read or written after this
+
+	// KeepAliveTimeout is the longest wait for the next request of a
+	// persistent connection (0: close after every response).
+	// KeepAliveRequests bounds the responses on one connection; the last
+	// one says Connection: close.
+	KeepAliveTimeout  time.Duration
+	KeepAliveRequests int
 }
+
+// WriteTimeout bounds the writing of one response, which may begin just
+// before the child's lifetime (ChildTimeout) ends: a child never stops
+// mid-response. Overrun is the longest a child may run past its lifetime
+// (a response's writing, then lingering): the parent kills a child only
+// after ChildTimeout + Overrun.
+const (
+	WriteTimeout = 5 * time.Second
+	Overrun      = WriteTimeout + lingerTime
+)
 
 // lingerTime and lingerBytes bound how long and how much a child keeps
 // reading after its response so that unread request bytes do not make the
