@@ -59,8 +59,22 @@ func TestExecChildSleepsWhileItWaits(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond) // polling /proc, not synchronising
 	}
-	time.Sleep(200 * time.Millisecond) // let sysmon see the idle P (20 us to 10 ms)
-	const window = time.Second         // the measurement window, not a synchronisation
+	// Quiet: the runtime's start-up is over (slow under qemu-user on a
+	// loaded machine) and sysmon saw the idle P (20 us to 10 ms), i.e. a
+	// 200 ms window with at most 2 switches. A child that sysmon keeps
+	// waking (every 10 ms) never gets there.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		b, _ := switches(t, pid)
+		time.Sleep(200 * time.Millisecond) // a measurement window, not a synchronisation
+		a, threads := switches(t, pid)
+		if a-b <= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec child %d (%d threads): want it quiet while its client sends nothing, got %d context switches in the last 200ms after 20s", pid, threads, a-b)
+		}
+	}
+	const window = time.Second // the measurement window, not a synchronisation
 	before, threads := switches(t, pid)
 	time.Sleep(window)
 	after, _ := switches(t, pid)

@@ -105,6 +105,7 @@ func TestForkTorture(t *testing.T) {
 		wrongExit      atomic.Int64
 		firstErr       sync.Once
 		clients        sync.WaitGroup
+		emuStuck       sync.Map // pid -> describeProc: children an emulator deadlocked, killed
 	)
 	fail := func(format string, args ...any) {
 		failures.Add(1)
@@ -137,6 +138,10 @@ func TestForkTorture(t *testing.T) {
 				}
 				exits.Add(1)
 				r.Watch(pid, func(e reaper.Exit) {
+					if _, stuck := emuStuck.Load(pid); stuck {
+						exits.Done()
+						return
+					}
 					if e.Code() != int(reqs[q].o) {
 						wrongExit.Add(1)
 						fail("#%d: child %d exited %d, want %d", i, pid, e.Code(), reqs[q].o)
@@ -149,6 +154,11 @@ func TestForkTorture(t *testing.T) {
 				}
 				got, err := io.ReadAll(c)
 				c.Close()
+				if d, stuck := emulatorStuck(pid); err != nil && len(got) == 0 && stuck {
+					emuStuck.Store(pid, d)
+					unix.Kill(pid, unix.SIGKILL)
+					continue
+				}
 				if err != nil || !bytes.Equal(withoutDate(got), want[q]) {
 					fail("#%d: %q: want %q, got %q, %v", i, reqs[q].req, want[q], got, err)
 				}
@@ -172,6 +182,10 @@ func TestForkTorture(t *testing.T) {
 	done := min(int(next.Load()), n)
 	t.Logf("%d fork children from %d goroutines in %s (%.0f/s), %d forced GCs, %d failures",
 		done, workers, elapsed.Round(time.Millisecond), float64(done)/elapsed.Seconds(), gcs.Load(), failures.Load())
+	emuStuck.Range(func(pid, d any) bool {
+		t.Logf("child %d: killed, no response after 10s: it waits in a futex(2), a call the fork child never makes, under an emulator: %s", pid, d)
+		return true
+	})
 	if done < n && failures.Load() == 0 {
 		t.Errorf("global deadline passed after %d of %d children", done, n)
 	}
