@@ -112,7 +112,10 @@ func TestMaxChildrenBackpressure(t *testing.T) {
 
 func TestChildTimeoutKillsStoppedChild(t *testing.T) {
 	eachStrategy(t, func(t *testing.T, strategy string) {
-		d := start(t, nil, strategy, "--log-level", "debug", "--header-timeout", "300ms", "--child-timeout", "600ms")
+		// Timeouts with room for the exchange after the kill: an exec
+		// child under qemu-user on a loaded machine took over 600 ms to
+		// start.
+		d := start(t, nil, strategy, "--log-level", "debug", "--header-timeout", "2s", "--child-timeout", "3s")
 		c, err := net.Dial("tcp", d.addr)
 		if err != nil {
 			t.Fatal(err)
