@@ -48,7 +48,10 @@ func TestForkTorture(t *testing.T) {
 	requireFork(t)
 	const workers = 16
 	n := tortureCount(t)
-	s := respond.Settings{Message: "torture\n", HeaderTimeout: 5 * time.Second, ChildTimeout: 10 * time.Second}
+	// Deadlines far beyond a response's time: the test is about
+	// correctness, and under qemu-user on a loaded machine a child has
+	// started reading more than 5 s after its fork.
+	s := respond.Settings{Message: "torture\n", HeaderTimeout: 20 * time.Second, ChildTimeout: 40 * time.Second}
 	f, err := NewFork(s)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +151,7 @@ func TestForkTorture(t *testing.T) {
 					}
 					exits.Done()
 				})
-				c.SetDeadline(time.Now().Add(10 * time.Second))
+				c.SetDeadline(time.Now().Add(30 * time.Second))
 				if _, err := c.Write([]byte(reqs[q].req)); err != nil {
 					fail("#%d: write: %v", i, err)
 				}
@@ -183,7 +186,7 @@ func TestForkTorture(t *testing.T) {
 	t.Logf("%d fork children from %d goroutines in %s (%.0f/s), %d forced GCs, %d failures",
 		done, workers, elapsed.Round(time.Millisecond), float64(done)/elapsed.Seconds(), gcs.Load(), failures.Load())
 	emuStuck.Range(func(pid, d any) bool {
-		t.Logf("child %d: killed, no response after 10s: it waits in a futex(2), a call the fork child never makes, under an emulator: %s", pid, d)
+		t.Logf("child %d: killed, no response after 30s: it waits in a futex(2), a call the fork child never makes, under an emulator: %s", pid, d)
 		return true
 	})
 	if done < n && failures.Load() == 0 {
