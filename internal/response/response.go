@@ -102,34 +102,10 @@ func (o Outcome) String() string {
 	return "unknown outcome " + strconv.Itoa(int(o))
 }
 
-// Append appends the complete response for o to dst: status line, headers
-// (Date, Content-Type, Content-Length, Connection: close, and Allow for 405)
-// and, except for HEAD, the body. message is the body of a 200. It returns
-// dst unchanged for outcomes that send nothing.
+// Append appends the complete response for o to dst that closes the
+// connection: AppendConn with Close.
 func Append(dst []byte, o Outcome, message string, date time.Time) []byte {
-	status := o.Status()
-	if status == 0 {
-		return dst
-	}
-	body := message
-	if status != 200 {
-		body = strconv.Itoa(status) + " " + statusText(status) + "\n"
-	}
-	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(status), 10)
-	dst = append(dst, ' ')
-	dst = append(dst, statusText(status)...)
-	dst = append(dst, "\r\nDate: "...)
-	dst = date.UTC().AppendFormat(dst, timeFormat)
-	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	dst = strconv.AppendInt(dst, int64(len(body)), 10)
-	if o == MethodNotAllowed {
-		dst = append(dst, "\r\nAllow: GET, HEAD"...)
-	}
-	dst = append(dst, "\r\nConnection: close\r\n\r\n"...)
-	if o != OKHead {
-		dst = append(dst, body...)
-	}
+	dst, _ = AppendConn(dst, o, message, date, Close)
 	return dst
 }
 
