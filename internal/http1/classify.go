@@ -2,6 +2,21 @@ package http1
 
 import "github.com/hellod/hellod/internal/response"
 
+// Request is what Classify found in a complete head.
+type Request struct {
+	Outcome response.Outcome
+	// KeepAlive: the client lets the connection persist (RFC 9112 section
+	// 9.3): HTTP/1.1 without a "close" Connection option, HTTP/1.0 with a
+	// "keep-alive" one and no "close". False when the head is malformed.
+	KeepAlive bool
+	// HTTP10: an HTTP/1.0 request (a persistent answer must say
+	// Connection: keep-alive).
+	HTTP10 bool
+	// Body is the Content-Length of the request body: 0 none, -1 chunked
+	// or unknown (the connection must close after the response).
+	Body int64
+}
+
 // header fields the decision depends on.
 type headerFields struct {
 	hosts, cls, tes int
@@ -10,68 +25,127 @@ type headerFields struct {
 	trailerBad      bool
 	spaceInName     bool // a field name with a space (not a token)
 	folded          bool // obsolete line folding
+	connClose       bool // a Connection field lists "close"
+	connKeepAlive   bool // a Connection field lists "keep-alive"
 }
 
-// Classify returns the outcome hellod answers a complete head (through its
-// empty line) whose request line ends at lineEnd with, and sets *body when
-// the request declares a body. It may rewrite the header section in place
-// (folded lines are joined as textproto joins them).
+// requestLine is the request line split and checked as net/http's
+// readRequest does before it reads the header section.
+type requestLine struct {
+	method, target [2]int // spans in the head
+	major, minor   int
+}
+
+// parseRequestLine splits and checks the request line head[:lineEnd]
+// (through its LF) as http.ReadRequest does before it reads any header:
+// three parts, a token method, an HTTP version and a request target
+// url.ParseRequestURI accepts. It reports false for a request line
+// net/http rejects (400).
 //
 //go:norace
 //go:nocheckptr
-func Classify(head []byte, lineEnd int, strictColons bool, body *bool) response.Outcome {
+func parseRequestLine(head []byte, lineEnd int, strictColons bool, rl *requestLine) bool {
 	if lineEnd < 1 || lineEnd > len(head) {
-		return response.BadRequest
+		return false
 	}
 	line := head[:lineEnd-1]
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
-	sp := index(line, ' ')
-	if sp < 0 {
-		return response.BadRequest
+	sp1 := index(line, ' ')
+	if sp1 < 0 {
+		return false
 	}
-	method, rest := line[:sp], line[sp+1:]
-	sp = index(rest, ' ')
-	if sp < 0 {
-		return response.BadRequest
+	sp2 := index(line[sp1+1:], ' ')
+	if sp2 < 0 {
+		return false
 	}
-	target, proto := rest[:sp], rest[sp+1:]
+	sp2 += sp1 + 1
+	method, target, proto := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
 	if !isToken(method) {
-		return response.BadRequest
+		return false
 	}
 	major, minor, ok := parseVersion(proto)
 	if !ok {
-		return response.BadRequest
+		return false
 	}
 	connect := equal(method, "CONNECT") && !(len(target) > 0 && target[0] == '/')
 	if !validRequestURI(target, connect, strictColons) {
-		return response.BadRequest
+		return false
 	}
+	rl.method = [2]int{0, sp1}
+	rl.target = [2]int{sp1 + 1, sp2}
+	rl.major, rl.minor = major, minor
+	return true
+}
+
+// Classify returns what hellod answers a complete head (through its empty
+// line) whose request line ends at lineEnd with. It may rewrite the header
+// section in place (folded lines are joined as textproto joins them).
+//
+//go:norace
+//go:nocheckptr
+func Classify(head []byte, lineEnd int, strictColons bool) Request {
+	var rl requestLine
+	if !parseRequestLine(head, lineEnd, strictColons, &rl) {
+		return Request{Outcome: response.BadRequest}
+	}
+	method, target := head[rl.method[0]:rl.method[1]], head[rl.target[0]:rl.target[1]]
+	major, minor := rl.major, rl.minor
 	sec := head[lineEnd:]
 	var hs headerFields
 	if !parseHeaders(sec, &hs) {
-		return response.BadRequest
+		return Request{Outcome: response.BadRequest}
 	}
 	if hs.hosts > 1 {
-		return response.BadRequest
+		return Request{Outcome: response.BadRequest}
 	}
 	// readTransfer: HTTP/0.0 counts as 1.1 there.
 	teApplies := major > 1 || (major == 1 && minor >= 1) || (major == 0 && minor == 0)
 	chunked := false
 	if hs.tes > 0 && teApplies {
 		if hs.tes != 1 || !equalFold(sec[hs.te[0]:hs.te[1]], "chunked") {
-			return response.BadRequest
+			return Request{Outcome: response.BadRequest}
 		}
 		chunked = true
 	}
-	if hs.cls > 0 && (hs.clMismatch || !validContentLength(sec[hs.cl[0]:hs.cl[1]])) {
-		return response.BadRequest
+	var cl int64
+	if hs.cls > 0 {
+		n, ok := parseContentLength(sec[hs.cl[0]:hs.cl[1]])
+		if !ok || hs.clMismatch {
+			return Request{Outcome: response.BadRequest}
+		}
+		cl = n
 	}
 	if chunked && hs.trailerBad {
-		return response.BadRequest
+		return Request{Outcome: response.BadRequest}
 	}
-	*body = chunked || (hs.cls > 0 && !isZero(sec[hs.cl[0]:hs.cl[1]]))
+	req := Request{
+		HTTP10: major == 1 && minor == 0,
+		Body:   cl,
+		// http's shouldClose, which is RFC 9112 section 9.3.
+		KeepAlive: major == 1 && !hs.connClose && (minor >= 1 || hs.connKeepAlive),
+	}
+	switch {
+	case chunked:
+		req.Body = -1
+	case hs.tes > 0:
+		// RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding
+		// has faulty framing; close after the response. (net/http ignores
+		// the field in HTTP/1.0, go.dev/issue/12785, and may keep the
+		// connection: the RFC wins.)
+		req.Body, req.KeepAlive = -1, false
+	}
+	req.Outcome = classifyRest(method, target, sec, major, minor, &hs)
+	return req
+}
+
+// classifyRest is the outcome of a head http.ReadRequest accepted, decided
+// as net/http's server decides.
+//
+//go:norace
+//go:nocheckptr
+func classifyRest(method, target, sec []byte, major, minor int, hs *headerFields) response.Outcome {
 	if major != 1 {
 		return response.VersionNotSupported
 	}
@@ -112,41 +186,28 @@ func parseVersion(p []byte) (major, minor int, ok bool) {
 	return int(p[5] - '0'), int(p[7] - '0'), true
 }
 
-// validContentLength is http's parseContentLength (strconv.ParseUint(s, 10,
-// 63) of the trimmed value).
+// parseContentLength is http's parseContentLength (strconv.ParseUint(s,
+// 10, 63) of the trimmed value).
 //
 //go:norace
 //go:nocheckptr
-func validContentLength(v []byte) bool {
+func parseContentLength(v []byte) (int64, bool) {
 	v = trimSpace(v)
 	if len(v) == 0 {
-		return false
+		return 0, false
 	}
 	var n uint64
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c < '0' || c > '9' {
-			return false
+			return 0, false
 		}
 		if n > (1<<63-1-uint64(c-'0'))/10 {
-			return false
+			return 0, false
 		}
 		n = n*10 + uint64(c-'0')
 	}
-	return true
-}
-
-// isZero reports whether a valid Content-Length value is zero.
-//
-//go:norace
-//go:nocheckptr
-func isZero(v []byte) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] >= '1' && v[i] <= '9' {
-			return false
-		}
-	}
-	return true
+	return int64(n), true
 }
 
 // validHost rejects Host values with bytes no authority can contain
@@ -315,6 +376,8 @@ func headerField(sec []byte, kv, w int, hs *headerFields) bool {
 			hs.te = [2]int{vs, w}
 		}
 		hs.tes++
+	case equalFold(key, "connection"):
+		connectionOptions(sec[vs:w], hs)
 	case equalFold(key, "trailer"):
 		if badTrailer(sec[vs:w]) {
 			hs.trailerBad = true
@@ -363,6 +426,31 @@ func badTrailer(v []byte) bool {
 	return false
 }
 
-// validRequestURI reports whether url.ParseRequestURI accepts target (as
-// "http://"+target for a CONNECT whose target does not start with "/").
+// connectionOptions notes the "close" and "keep-alive" options of a
+// Connection value (a comma-separated list, RFC 9110 section 7.6.1), as
+// httpguts.HeaderValuesContainsToken finds them.
 //
+//go:norace
+//go:nocheckptr
+func connectionOptions(v []byte, hs *headerFields) {
+	for len(v) > 0 {
+		var e []byte
+		if i := index(v, ','); i < 0 {
+			e, v = v, nil
+		} else {
+			e, v = v[:i], v[i+1:]
+		}
+		for len(e) > 0 && (e[0] == ' ' || e[0] == '\t') {
+			e = e[1:]
+		}
+		for len(e) > 0 && (e[len(e)-1] == ' ' || e[len(e)-1] == '\t') {
+			e = e[:len(e)-1]
+		}
+		switch {
+		case equalFold(e, "close"):
+			hs.connClose = true
+		case equalFold(e, "keep-alive"):
+			hs.connKeepAlive = true
+		}
+	}
+}

@@ -27,11 +27,11 @@ func FuzzParser(f *testing.F) {
 				t.Fatalf("%q: %v", data, err)
 			}
 		}
-		switch o, _, _ := parse(data, 4096, strict); o {
+		switch req, _ := parse(data, 4096, strict); req.Outcome {
 		case response.OKGet, response.OKHead, response.BadRequest, response.MethodNotAllowed,
 			response.URITooLong, response.HeaderTooLarge, response.VersionNotSupported, response.ClientGone:
 		default:
-			t.Fatalf("%q: outcome %v", data, o)
+			t.Fatalf("%q: outcome %v", data, req.Outcome)
 		}
 	})
 }

@@ -20,37 +20,50 @@ var (
 	errHeaderTooLarge = errors.New("header section too large")
 )
 
-// refDecide reads one request head from r and decides the response, also
-// reporting whether the request declared a body. It reads nothing past the
-// empty line that ends the header section.
-func refDecide(r *bufio.Reader) (response.Outcome, bool) {
+// refRequest is the reference's Request.
+type refRequest = Request
+
+// refDecide reads one request head from r and decides the response. It
+// reads nothing past the empty line that ends the header section.
+func refDecide(r *bufio.Reader) refRequest {
 	head, err := refReadHead(r)
 	switch {
 	case err == nil:
 	case errors.Is(err, errLineTooLong):
 		if refLooksLikeRequestLine(head) {
-			return response.URITooLong, false
+			return refRequest{Outcome: response.URITooLong}
 		}
-		return response.BadRequest, false
+		return refRequest{Outcome: response.BadRequest}
 	case errors.Is(err, errHeaderTooLarge):
-		return response.HeaderTooLarge, false
+		return refRequest{Outcome: response.HeaderTooLarge}
 	case errors.Is(err, io.EOF) && len(bytes.TrimLeft(head, "\r\n")) > 0:
 		// Half-closed after part of a request: tell it why nothing follows.
-		return response.BadRequest, false
+		return refRequest{Outcome: response.BadRequest}
 	default: // EOF before anything, ECONNRESET, ...
-		return response.ClientGone, false
+		return refRequest{Outcome: response.ClientGone}
 	}
 	return refClassify(head)
 }
 
 // refClassify parses a complete request head with the standard library and
-// returns the outcome hellod answers it with and whether a body was declared.
-func refClassify(head []byte) (response.Outcome, bool) {
+// returns what hellod answers it with.
+func refClassify(head []byte) refRequest {
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil {
-		return response.BadRequest, false
+		return refRequest{Outcome: response.BadRequest}
 	}
-	return refClassifyRequest(req, head), req.ContentLength != 0 || len(req.TransferEncoding) > 0
+	r := refRequest{
+		Outcome:   refClassifyRequest(req, head),
+		KeepAlive: !req.Close,
+		HTTP10:    req.ProtoMajor == 1 && req.ProtoMinor == 0,
+		Body:      req.ContentLength,
+	}
+	if len(refHeader(head)["Transfer-Encoding"]) > 0 && !req.ProtoAtLeast(1, 1) {
+		// RFC 9112 section 6.1: faulty framing, close (net/http ignores the
+		// field in HTTP/1.0 and keeps the connection: the RFC wins).
+		r.KeepAlive, r.Body = false, -1
+	}
+	return r
 }
 
 func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
@@ -80,7 +93,7 @@ func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
 	// without a Host header, or with more than one, or an invalid one.
 	// (ReadRequest drops the Host header from req.Header, so count them in
 	// the header section itself.)
-	hosts := refHostHeaders(head)
+	hosts := refHeader(head)["Host"]
 	if len(hosts) > 1 || (req.ProtoAtLeast(1, 1) && len(hosts) == 0) {
 		return response.BadRequest
 	}
@@ -98,15 +111,15 @@ func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
 	return response.MethodNotAllowed
 }
 
-// refHostHeaders returns the values of the Host header fields in a request
-// head that http.ReadRequest accepted.
-func refHostHeaders(head []byte) []string {
+// refHeader returns the header fields of a request head that
+// http.ReadRequest accepted, Host included.
+func refHeader(head []byte) textproto.MIMEHeader {
 	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(head)))
 	if _, err := tp.ReadLine(); err != nil {
 		return nil
 	}
 	h, _ := tp.ReadMIMEHeader()
-	return h["Host"]
+	return h
 }
 
 // refReadHead reads a request head (request line and header section, through

@@ -30,6 +30,7 @@ type Scanner struct {
 	lineEnd   int // end of the request line (after its LF), -1 before
 	overflow  bool
 	extra     bool // bytes after the head were read with it
+	rs, re    int  // where those bytes are in the buffer
 }
 
 // tooLongFrag is where the third 4 KiB fragment of an overlong request
@@ -116,6 +117,7 @@ func (h *Scanner) Feed(buf []byte, n int) (response.Outcome, bool) {
 			continue
 		case empty:
 			h.extra = r+1 < end
+			h.rs, h.re = r+1, end
 			return Complete, true
 		case h.lineEnd < 0:
 			h.lineEnd = h.w
@@ -152,16 +154,46 @@ func (h *Scanner) Ended(buf []byte, res int) response.Outcome {
 }
 
 // Classify classifies the complete head Feed reported (Complete) with the
-// package's Classify, also reporting whether the request declared a body.
+// package's Classify.
 //
 //go:norace
 //go:nocheckptr
-func (h *Scanner) Classify(buf []byte, strictColons bool) (o response.Outcome, body bool) {
+func (h *Scanner) Classify(buf []byte, strictColons bool) Request {
 	if h.w > len(buf) {
-		return response.BadRequest, false
+		return Request{Outcome: response.BadRequest}
 	}
-	o = Classify(buf[:h.w], h.lineEnd, strictColons, &body)
-	return o, body
+	return Classify(buf[:h.w], h.lineEnd, strictColons)
+}
+
+// Next drops the head just classified and then up to skip body bytes
+// already in buf, moves the rest to buf's start, readies h for the next
+// head and, when no body remains unread (left == 0), feeds the moved bytes
+// as Feed does (a pipelined head may be complete already: done). left is
+// how many body bytes the caller must still read from the socket and drop
+// before calling Feed again (the buffer is empty then).
+//
+//go:norace
+//go:nocheckptr
+func (h *Scanner) Next(buf []byte, skip int64) (o response.Outcome, done bool, left int64) {
+	rs, re := h.rs, h.re
+	if re > len(buf) || rs > re || rs < 0 {
+		rs, re = 0, 0
+	}
+	if skip < 0 {
+		skip = 0
+	}
+	if n := int64(re - rs); skip >= n {
+		rs, left = re, skip-n
+	} else {
+		rs += int(skip)
+	}
+	m := copy(buf, buf[rs:re])
+	h.Reset()
+	if left > 0 || m == 0 {
+		return 0, false, left
+	}
+	o, done = h.Feed(buf, m)
+	return o, done, 0
 }
 
 // Extra reports whether bytes after the head came with it (pipelined

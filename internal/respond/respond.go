@@ -100,7 +100,8 @@ func Serve(fd int, t *Table, buf *Buffer, headerDeadline, deadline int64, strict
 	}
 	o := readHead(fd, buf, min(headerDeadline, deadline), &h)
 	if o == http1.Complete {
-		o, body = h.Classify(buf[:], strictColons)
+		req := h.Classify(buf[:], strictColons)
+		o, body = req.Outcome, req.Body != 0
 	}
 	if o == response.ClientGone {
 		return o

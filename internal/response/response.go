@@ -30,13 +30,14 @@ const (
 	URITooLong          Outcome = 14 // 414: request line (target) over the limit
 	HeaderTooLarge      Outcome = 15 // 431: header section over the limit
 	VersionNotSupported Outcome = 16 // 505: HTTP major version other than 1
+	NotImplemented      Outcome = 17 // 501: a transfer coding hellod does not know
 	ClientGone          Outcome = 20 // peer closed or reset before a full request; nothing sent
 	WriteFailed         Outcome = 21 // the response could not be written (peer gone or too slow)
 )
 
 // Responses lists every outcome that sends a response, in a stable order.
 var Responses = []Outcome{OKGet, OKHead, BadRequest, MethodNotAllowed, RequestTimeout,
-	URITooLong, HeaderTooLarge, VersionNotSupported}
+	URITooLong, HeaderTooLarge, VersionNotSupported, NotImplemented}
 
 // FromExitCode maps a child's exit code back to its outcome.
 func FromExitCode(code int) (Outcome, bool) {
@@ -46,7 +47,7 @@ func FromExitCode(code int) (Outcome, bool) {
 	}
 	switch o {
 	case OKGet, Failed, Usage, OKHead, BadRequest, MethodNotAllowed, RequestTimeout,
-		URITooLong, HeaderTooLarge, VersionNotSupported, ClientGone, WriteFailed:
+		URITooLong, HeaderTooLarge, VersionNotSupported, NotImplemented, ClientGone, WriteFailed:
 		return o, true
 	}
 	return 0, false
@@ -67,6 +68,8 @@ func (o Outcome) Status() int {
 		return 414
 	case HeaderTooLarge:
 		return 431
+	case NotImplemented:
+		return 501
 	case VersionNotSupported:
 		return 505
 	}
@@ -130,6 +133,8 @@ func statusText(status int) string {
 		return "Request URI Too Long"
 	case 431:
 		return "Request Header Fields Too Large"
+	case 501:
+		return "Not Implemented"
 	case 505:
 		return "HTTP Version Not Supported"
 	}
