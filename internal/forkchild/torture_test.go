@@ -49,7 +49,8 @@ func TestForkTorture(t *testing.T) {
 	const workers = 16
 	n := tortureCount(t)
 	s := respond.Settings{Message: "torture\n", HeaderTimeout: 5 * time.Second, ChildTimeout: 10 * time.Second}
-	f, err := NewFork(s)
+	const slots = 64
+	f, err := NewFork(s, testBoard(t, slots))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestForkTorture(t *testing.T) {
 					fail("#%d: %v", i, err)
 					return
 				}
-				pid, err := f.Start(fd)
+				pid, err := f.Start(fd, i%slots)
 				linux.Close(fd)
 				if err != nil {
 					c.Close()
