@@ -17,10 +17,10 @@ type call struct {
 	start int64            // 8  CLOCK_MONOTONIC ns: the child's deadlines count from here
 	slot  *scoreboard.Slot // 16 the child's scoreboard slot (in the Board mapping, which children keep)
 	m     *mem             // 24
-	fn             uintptr // 32 ABIInternal entry of the child's main (childPC)
-	g              uintptr // 40 address of the stand-in g inside m
-	flags          uintptr // 48 clone flags: SIGCHLD, or 0 for the probe child (with CLONE_SETTLS on amd64)
-	tls            uintptr // 56 the child's thread pointer with CLONE_SETTLS (amd64: mem.tlsBase)
+	fn    uintptr          // 32 ABIInternal entry of the child's main (childPC)
+	g     uintptr          // 40 address of the stand-in g inside m
+	flags uintptr          // 48 clone flags: SIGCHLD, or 0 for the probe child (with CLONE_SETTLS on amd64)
+	tls   uintptr          // 56 the child's thread pointer with CLONE_SETTLS (amd64: mem.tlsBase)
 }
 
 // childPC is the ABIInternal entry of childMain, which a func value holds

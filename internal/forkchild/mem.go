@@ -34,7 +34,7 @@ type header struct {
 	// linux/amd64; the words below are zero, so that a build whose g slot
 	// lies elsewhere loads a nil g and faults as well. arm64 reads g from
 	// R28 only and leaves it unused (clone_arm64.go).
-	tls          [tlsWords]uintptr
+	tls    [tlsWords]uintptr
 	name   [16]byte       // the child's name (prctl PR_SET_NAME), NUL-terminated
 	limits respond.Limits // the Settings, as Serve reads them
 	done   uint32         // ServeOnThread: the outcome plus one, once posted
