@@ -20,63 +20,14 @@ type Request struct {
 // header fields the decision depends on.
 type headerFields struct {
 	hosts, cls, tes int
-	host, cl, te    [2]int // value spans in the header section
+	host, cl        [2]int // value spans in the header section
 	clMismatch      bool
 	trailerBad      bool
 	spaceInName     bool // a field name with a space (not a token)
 	folded          bool // obsolete line folding
 	connClose       bool // a Connection field lists "close"
 	connKeepAlive   bool // a Connection field lists "keep-alive"
-}
-
-// requestLine is the request line split and checked as net/http's
-// readRequest does before it reads the header section.
-type requestLine struct {
-	method, target [2]int // spans in the head
-	major, minor   int
-}
-
-// parseRequestLine splits and checks the request line head[:lineEnd]
-// (through its LF) as http.ReadRequest does before it reads any header:
-// three parts, a token method, an HTTP version and a request target
-// url.ParseRequestURI accepts. It reports false for a request line
-// net/http rejects (400).
-//
-//go:norace
-//go:nocheckptr
-func parseRequestLine(head []byte, lineEnd int, strictColons bool, rl *requestLine) bool {
-	if lineEnd < 1 || lineEnd > len(head) {
-		return false
-	}
-	line := head[:lineEnd-1]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	sp1 := index(line, ' ')
-	if sp1 < 0 {
-		return false
-	}
-	sp2 := index(line[sp1+1:], ' ')
-	if sp2 < 0 {
-		return false
-	}
-	sp2 += sp1 + 1
-	method, target, proto := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	if !isToken(method) {
-		return false
-	}
-	major, minor, ok := parseVersion(proto)
-	if !ok {
-		return false
-	}
-	connect := equal(method, "CONNECT") && !(len(target) > 0 && target[0] == '/')
-	if !validRequestURI(target, connect, strictColons) {
-		return false
-	}
-	rl.method = [2]int{0, sp1}
-	rl.target = [2]int{sp1 + 1, sp2}
-	rl.major, rl.minor = major, minor
-	return true
+	te              codings
 }
 
 // Classify returns what hellod answers a complete head (through its empty
@@ -104,8 +55,8 @@ func Classify(head []byte, lineEnd int, strictColons bool) Request {
 	teApplies := major > 1 || (major == 1 && minor >= 1) || (major == 0 && minor == 0)
 	chunked := false
 	if hs.tes > 0 && teApplies {
-		if hs.tes != 1 || !equalFold(sec[hs.te[0]:hs.te[1]], "chunked") {
-			return Request{Outcome: response.BadRequest}
+		if o := hs.te.outcome(); o != 0 {
+			return Request{Outcome: o}
 		}
 		chunked = true
 	}
@@ -172,20 +123,6 @@ func classifyRest(method, target, sec []byte, major, minor int, hs *headerFields
 	return response.MethodNotAllowed
 }
 
-// parseVersion is http.ParseHTTPVersion.
-//
-//go:norace
-//go:nocheckptr
-func parseVersion(p []byte) (major, minor int, ok bool) {
-	if len(p) != 8 || !equal(p[:5], "HTTP/") || p[6] != '.' {
-		return 0, 0, false
-	}
-	if p[5] < '0' || p[5] > '9' || p[7] < '0' || p[7] > '9' {
-		return 0, 0, false
-	}
-	return int(p[5] - '0'), int(p[7] - '0'), true
-}
-
 // parseContentLength is http's parseContentLength (strconv.ParseUint(s,
 // 10, 63) of the trimmed value).
 //
@@ -208,24 +145,6 @@ func parseContentLength(v []byte) (int64, bool) {
 		n = n*10 + uint64(c-'0')
 	}
 	return int64(n), true
-}
-
-// validHost rejects Host values with bytes no authority can contain
-// (RFC 3986 section 3.2): controls, spaces and delimiters outside it.
-//
-//go:norace
-//go:nocheckptr
-func validHost(h []byte) bool {
-	for i := 0; i < len(h); i++ {
-		switch b := h[i]; {
-		case b <= ' ' || b >= 0x7f:
-			return false
-		case b == '/' || b == '?' || b == '#' || b == '\\' || b == '"' || b == '<' || b == '>' ||
-			b == '^' || b == '`' || b == '{' || b == '|' || b == '}':
-			return false
-		}
-	}
-	return true
 }
 
 // isValueByte is textproto's validHeaderValueByte.
@@ -372,9 +291,7 @@ func headerField(sec []byte, kv, w int, hs *headerFields) bool {
 		}
 		hs.cls++
 	case equalFold(key, "transfer-encoding"):
-		if hs.tes == 0 {
-			hs.te = [2]int{vs, w}
-		}
+		hs.te.add(sec[vs:w])
 		hs.tes++
 	case equalFold(key, "connection"):
 		connectionOptions(sec[vs:w], hs)
@@ -399,58 +316,4 @@ func sameTrimmed(a, b []byte) bool {
 		}
 	}
 	return true
-}
-
-// badTrailer reports whether a Trailer value names a field http's
-// fixTrailer refuses (Transfer-Encoding, Trailer, Content-Length).
-//
-//go:norace
-//go:nocheckptr
-func badTrailer(v []byte) bool {
-	for len(v) > 0 {
-		i := index(v, ',')
-		var e []byte
-		if i < 0 {
-			e, v = v, nil
-		} else {
-			e, v = v[:i], v[i+1:]
-		}
-		e = trimSpace(e)
-		if !isToken(e) {
-			continue
-		}
-		if equalFold(e, "transfer-encoding") || equalFold(e, "trailer") || equalFold(e, "content-length") {
-			return true
-		}
-	}
-	return false
-}
-
-// connectionOptions notes the "close" and "keep-alive" options of a
-// Connection value (a comma-separated list, RFC 9110 section 7.6.1), as
-// httpguts.HeaderValuesContainsToken finds them.
-//
-//go:norace
-//go:nocheckptr
-func connectionOptions(v []byte, hs *headerFields) {
-	for len(v) > 0 {
-		var e []byte
-		if i := index(v, ','); i < 0 {
-			e, v = v, nil
-		} else {
-			e, v = v[:i], v[i+1:]
-		}
-		for len(e) > 0 && (e[0] == ' ' || e[0] == '\t') {
-			e = e[1:]
-		}
-		for len(e) > 0 && (e[len(e)-1] == ' ' || e[len(e)-1] == '\t') {
-			e = e[:len(e)-1]
-		}
-		switch {
-		case equalFold(e, "close"):
-			hs.connClose = true
-		case equalFold(e, "keep-alive"):
-			hs.connKeepAlive = true
-		}
-	}
 }

@@ -66,6 +66,7 @@ type scanner struct {
 
 func newScanner(t *testing.T) *scanner {
 	s := &scanner{t: t, buf: make([]byte, BufSize)}
+	s.h.SetStrictColons(StrictColons())
 	s.h.Reset()
 	return s
 }

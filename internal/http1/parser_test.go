@@ -18,6 +18,7 @@ import (
 func parse(data []byte, chunk int, strict bool) (req Request, head []byte) {
 	buf := make([]byte, BufSize)
 	var h Scanner
+	h.SetStrictColons(strict)
 	h.Reset()
 	for len(data) > 0 {
 		free := h.Free(buf)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"regexp"
+	"strings"
 
 	"github.com/hellod/hellod/internal/response"
 )
@@ -18,6 +20,7 @@ import (
 var (
 	errLineTooLong    = errors.New("request line too long")
 	errHeaderTooLarge = errors.New("header section too large")
+	errBadLine        = errors.New("malformed request line")
 )
 
 // refRequest is the reference's Request.
@@ -36,6 +39,8 @@ func refDecide(r *bufio.Reader) refRequest {
 		return refRequest{Outcome: response.BadRequest}
 	case errors.Is(err, errHeaderTooLarge):
 		return refRequest{Outcome: response.HeaderTooLarge}
+	case errors.Is(err, errBadLine):
+		return refRequest{Outcome: response.BadRequest}
 	case errors.Is(err, io.EOF) && len(bytes.TrimLeft(head, "\r\n")) > 0:
 		// Half-closed after part of a request: tell it why nothing follows.
 		return refRequest{Outcome: response.BadRequest}
@@ -49,6 +54,14 @@ func refDecide(r *bufio.Reader) refRequest {
 // returns what hellod answers it with.
 func refClassify(head []byte) refRequest {
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil && strings.Contains(err.Error(), "transfer encoding") {
+		// net/http's server answers 501 to any Transfer-Encoding but a
+		// single "chunked" field; the RFC decides instead (refCodings).
+		if o := refCodings(refHeader(head)["Transfer-Encoding"]); o != 0 {
+			return refRequest{Outcome: o}
+		}
+		req, err = http.ReadRequest(bufio.NewReader(bytes.NewReader(refOneChunked(head))))
+	}
 	if err != nil {
 		return refRequest{Outcome: response.BadRequest}
 	}
@@ -97,9 +110,8 @@ func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
 	if len(hosts) > 1 || (req.ProtoAtLeast(1, 1) && len(hosts) == 0) {
 		return response.BadRequest
 	}
-	// validHost is hellod's own rule, not net/http's: it has no other
-	// reference than itself.
-	if len(hosts) == 1 && !validHost([]byte(hosts[0])) {
+	// The Host grammar is the RFC's, stricter than net/http's server.
+	if len(hosts) == 1 && !refHostRE.MatchString(hosts[0]) {
 		return response.BadRequest
 	}
 	switch req.Method {
@@ -153,6 +165,9 @@ func refReadHead(r *bufio.Reader) ([]byte, error) {
 		case empty:
 			return head, nil
 		case lineEnd < 0:
+			if !refRequestLineOK(head) {
+				return head, errBadLine
+			}
 			lineEnd = len(head)
 		}
 		lineStart = len(head)
@@ -219,3 +234,100 @@ func refIsTokenChar(b byte) bool {
 	}
 	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), b) >= 0
 }
+
+// refRequestLineOK judges a request line (through its LF) as net/http's
+// ReadRequest does as soon as it has read it, plus RFC 9112 section
+// 3.2.4's rule that only OPTIONS has an asterisk-form target ("*"), which
+// net/http leaves to the handler (its ServeMux answers 400).
+func refRequestLineOK(line []byte) bool {
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(append(bytes.Clone(line), "\r\n"...))))
+	if err != nil {
+		return false
+	}
+	return req.ProtoMajor != 1 || req.RequestURI != "*" || req.Method == http.MethodOptions
+}
+
+// refCodings is RFC 9112's verdict on the Transfer-Encoding values of an
+// HTTP/1.1 request: 0 for chunked alone, 400 when chunked is not the final
+// coding or is applied twice or a coding is malformed (section 6.3), 501
+// for codings the server does not know before a final chunked (section
+// 6.1).
+func refCodings(values []string) response.Outcome {
+	var codings []string
+	for _, v := range values {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.Trim(e, " \t"); e != "" {
+				codings = append(codings, e)
+			}
+		}
+	}
+	chunked := 0
+	for _, c := range codings {
+		name, _, _ := strings.Cut(c, ";")
+		if !refIsToken(strings.Trim(name, " \t")) {
+			return response.BadRequest
+		}
+		if strings.EqualFold(c, "chunked") {
+			chunked++
+		}
+	}
+	switch {
+	case len(codings) == 0 || !strings.EqualFold(codings[len(codings)-1], "chunked") || chunked > 1:
+		return response.BadRequest
+	case len(codings) > 1:
+		return response.NotImplemented
+	}
+	return 0
+}
+
+// refOneChunked rewrites head's Transfer-Encoding fields (with their
+// continuation lines) as one "Transfer-Encoding: chunked", what net/http
+// understands.
+func refOneChunked(head []byte) []byte {
+	lines := bytes.SplitAfter(head, []byte("\n"))
+	out := append([]byte(nil), lines[0]...)
+	out = append(out, "Transfer-Encoding: chunked\r\n"...)
+	dropping := false
+	for _, l := range lines[1:] {
+		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') && dropping {
+			continue
+		}
+		name, _, _ := bytes.Cut(l, []byte(":"))
+		if dropping = bytes.EqualFold(name, []byte("Transfer-Encoding")); !dropping {
+			out = append(out, l...)
+		}
+	}
+	return out
+}
+
+// refHostRE is the Host field's grammar (RFC 9112 section 3.2, RFC 3986
+// section 3.2.2 and appendix A) as a regular expression.
+var refHostRE = func() *regexp.Regexp {
+	r := strings.NewReplacer(
+		"H16", `[0-9A-Fa-f]{1,4}`,
+		"LS32", `(?:H16:H16|IPV4)`,
+		"IPV4", `(?:DEC\.DEC\.DEC\.DEC)`,
+		"DEC", `(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])`,
+	)
+	expand := func(s string) string {
+		for i := 0; i < 4; i++ {
+			s = r.Replace(s)
+		}
+		return s
+	}
+	ipv6 := expand(strings.Join([]string{
+		`(?:H16:){6}LS32`,
+		`::(?:H16:){5}LS32`,
+		`(?:H16)?::(?:H16:){4}LS32`,
+		`(?:(?:H16:){0,1}H16)?::(?:H16:){3}LS32`,
+		`(?:(?:H16:){0,2}H16)?::(?:H16:){2}LS32`,
+		`(?:(?:H16:){0,3}H16)?::H16:LS32`,
+		`(?:(?:H16:){0,4}H16)?::LS32`,
+		`(?:(?:H16:){0,5}H16)?::H16`,
+		`(?:(?:H16:){0,6}H16)?::`,
+	}, "|"))
+	const unreservedSubDelims = `A-Za-z0-9\-._~!$&'()*+,;=`
+	ipvFuture := `[vV][0-9A-Fa-f]+\.[` + unreservedSubDelims + `:]+`
+	regName := `(?:[` + unreservedSubDelims + `]|%[0-9A-Fa-f]{2})*`
+	return regexp.MustCompile(`^(?:\[(?:` + ipv6 + `|` + ipvFuture + `)\]|` + regName + `)(?::[0-9]*)?$`)
+}()

@@ -31,6 +31,7 @@ type Scanner struct {
 	overflow  bool
 	extra     bool // bytes after the head were read with it
 	rs, re    int  // where those bytes are in the buffer
+	strict    bool // StrictColons, for the request line's check
 }
 
 // tooLongFrag is where the third 4 KiB fragment of an overlong request
@@ -49,11 +50,20 @@ const (
 	ReadFailed  = -2
 )
 
-// Reset makes h ready for a new head.
+// Reset makes h ready for a new head. It keeps SetStrictColons's setting.
 //
 //go:norace
 //go:nocheckptr
-func (h *Scanner) Reset() { *h = Scanner{lineEnd: -1} }
+func (h *Scanner) Reset() { *h = Scanner{lineEnd: -1, strict: h.strict} }
+
+// SetStrictColons tells h the StrictColons of this process, which Feed's
+// check of a request line as it ends needs for absolute-form targets (as
+// Classify is told it). Without it Feed lets a host with several colons
+// pass, and Classify rejects it once the head is complete.
+//
+//go:norace
+//go:nocheckptr
+func (h *Scanner) SetStrictColons(strict bool) { h.strict = strict }
 
 // Free is where the next read into buf goes: at most 4096 bytes, as
 // net/http's bufio.Reader reads. It is empty only when the buffer is full,
@@ -120,6 +130,12 @@ func (h *Scanner) Feed(buf []byte, n int) (response.Outcome, bool) {
 			h.rs, h.re = r+1, end
 			return Complete, true
 		case h.lineEnd < 0:
+			// As net/http, judge the request line at once: a malformed one
+			// gets 400 now, not after a header section or a timeout.
+			var rl requestLine
+			if !parseRequestLine(buf[:h.w], h.w, h.strict, &rl) {
+				return response.BadRequest, true
+			}
 			h.lineEnd = h.w
 		}
 		h.lineStart = h.w
