@@ -203,7 +203,13 @@ func (h *Scanner) Next(buf []byte, skip int64) (o response.Outcome, done bool, l
 	} else {
 		rs += int(skip)
 	}
-	m := copy(buf, buf[rs:re])
+	// A loop, not copy: copy calls runtime.memmove, which reads package
+	// variables a fork child does not have (its CPU feature flags).
+	m := 0
+	for i := rs; i < re && m < len(buf); i++ {
+		buf[m] = buf[i]
+		m++
+	}
 	h.Reset()
 	if left > 0 || m == 0 {
 		return 0, false, left
