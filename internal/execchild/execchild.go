@@ -169,8 +169,8 @@ func settingsFromEnv(lookup func(string) (string, bool)) (respond.Settings, erro
 	s.KeepAliveTimeout = t
 	v, _ = lookup(envKeepAliveReqs)
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return s, fmt.Errorf("%s=%q: want a positive integer", envKeepAliveReqs, v)
+	if err != nil || n < 0 {
+		return s, fmt.Errorf("%s=%q: want an integer, zero or more", envKeepAliveReqs, v)
 	}
 	s.KeepAliveRequests = n
 	return s, nil

@@ -42,7 +42,7 @@ func TestSettingsFromEnv(t *testing.T) {
 		{ok, ""},
 		{with("HELLOD_KEEPALIVE_TIMEOUT", "-1s"), `HELLOD_KEEPALIVE_TIMEOUT="-1s": want a duration, zero or more`},
 		{with("HELLOD_KEEPALIVE_TIMEOUT", ""), `HELLOD_KEEPALIVE_TIMEOUT=""`},
-		{with("HELLOD_KEEPALIVE_REQUESTS", "0"), `HELLOD_KEEPALIVE_REQUESTS="0": want a positive integer`},
+		{with("HELLOD_KEEPALIVE_REQUESTS", "-1"), `HELLOD_KEEPALIVE_REQUESTS="-1": want an integer, zero or more`},
 		{with("HELLOD_KEEPALIVE_REQUESTS", ""), `HELLOD_KEEPALIVE_REQUESTS=""`},
 		{with("HELLOD_MESSAGE", ""), "HELLOD_MESSAGE is not set"},
 		{with("HELLOD_HEADER_TIMEOUT", "x"), `HELLOD_HEADER_TIMEOUT="x"`},
