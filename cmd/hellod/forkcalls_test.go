@@ -31,7 +31,7 @@ func TestForkChildCallsNothingButSyscalls(t *testing.T) {
 	}
 	const pkg = `github\.com/hellod/hellod/internal/`
 	childFuncs := regexp.MustCompile(`^` + pkg + `(forkchild\.(childMain|exit|threadMain)|` +
-		`respond\.(Serve|finish|Now|wallSec|makeBlocking|readHead|buffered|setTimeout|read|pending|waitReadable|discard|linger|` +
+		`respond\.(Serve|finish|closing|Now|wallSec|makeBlocking|readHead|buffered|setTimeout|read|pending|waitReadable|discard|linger|` +
 		`\(\*Table\)\.(Response|SetDate)|\(\*batch\)\.(add|flush|sendv))|response\.PutDate|` +
 		`scoreboard\.\(\*Slot\)\.(Set|Wake|Served|Stopped)|http1\.[^.]+|http1\.\(\*[A-Za-z]+\)\.[A-Za-z]+)(\.abi0)?$`)
 	// What runs in the parent, before the fork: it may do anything.

@@ -89,11 +89,7 @@ func Serve(fd int, t *Table, buf *Buffer, slot *scoreboard.Slot, l *Limits, star
 		}
 		last = o
 		if Now() >= lifetime {
-			if complete || buffered(&h, buf) || pending(fd) {
-				slot.Set(scoreboard.Lingering, Now())
-				linger(fd, buf)
-			}
-			return finish(slot, last)
+			return closing(fd, buf, slot, last, complete || buffered(&h, buf))
 		}
 		if complete {
 			o = next
@@ -116,8 +112,30 @@ func Serve(fd int, t *Table, buf *Buffer, slot *scoreboard.Slot, l *Limits, star
 		} else {
 			slot.Set(scoreboard.Reading, Now())
 		}
-		o = readHead(fd, buf, min(Now()+l.HeaderTimeout, lifetime), &h)
+		now := Now()
+		if now >= lifetime { // it ran out while the client was quiet
+			return closing(fd, buf, slot, last, true)
+		}
+		o = readHead(fd, buf, min(now+l.HeaderTimeout, lifetime), &h)
+		if o == response.RequestTimeout && !buffered(&h, buf) {
+			// Nothing of a request (empty lines at most) by the deadline:
+			// the connection ends between responses, without a 408.
+			return closing(fd, buf, slot, last, false)
+		}
 	}
+}
+
+// closing ends the connection after the responses sent (the last one's
+// outcome o), lingering first when more may be coming or is waiting.
+//
+//go:norace
+//go:nocheckptr
+func closing(fd int, buf *Buffer, slot *scoreboard.Slot, o response.Outcome, more bool) response.Outcome {
+	if more || pending(fd) {
+		slot.Set(scoreboard.Lingering, Now())
+		linger(fd, buf)
+	}
+	return finish(slot, o)
 }
 
 // finish records that the child is done and returns o.

@@ -125,6 +125,13 @@ func (q *batch) sendv(t *Table, fd int, deadline int64) bool {
 		if first >= q.n || first >= maxBatch {
 			return true
 		}
+		if !setTimeout(fd, syscall.SO_SNDTIMEO, deadline) {
+			return false
+		}
+		// iov holds the addresses of t's bytes (which do not move) and msg
+		// the address of iov, on this stack: no call between msg and the
+		// system call, where a goroutine's stack could move (the unit
+		// tests run Serve on one).
 		k := 0
 		for i := first; i < q.n && i < maxBatch; i++ {
 			p := t.Response(q.outc[i], q.conn[i])
@@ -137,9 +144,6 @@ func (q *batch) sendv(t *Table, fd int, deadline int64) bool {
 			}
 		}
 		msg := msghdr{iov: uintptr(unsafe.Pointer(&iov[0])), iovlen: uintptr(k)}
-		if !setTimeout(fd, syscall.SO_SNDTIMEO, deadline) {
-			return false
-		}
 		n, _, e := syscall.RawSyscall(syscall.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), syscall.MSG_NOSIGNAL)
 		switch {
 		case e == syscall.EINTR, e == syscall.EAGAIN: // EAGAIN: as in read
