@@ -57,14 +57,19 @@ func TestForkChildMemory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child %d: %v", pid, err)
 	}
-	inMem := false
+	inMem, inBoard := false, false
+	boardAddr, _ := board.Mapping()
 	for _, m := range maps {
+		inBoard = inBoard || m.Start <= boardAddr && boardAddr < m.End
 		for what, a := range absent {
 			if m.Start <= a && a < m.End {
 				t.Errorf("child %d: want no copy of %s (%#x), got it in %+v", pid, what, a, m)
 			}
 		}
 		inMem = inMem || m.Start <= uintptr(unsafe.Pointer(f.m)) && uintptr(unsafe.Pointer(f.m)) < m.End
+	}
+	if !inBoard {
+		t.Errorf("child %d: want the scoreboard (%#x) mapped, got %+v", pid, boardAddr, maps)
 	}
 	if !inMem {
 		t.Errorf("child %d: want mem (%p) mapped, got %+v", pid, f.m, maps)
