@@ -12,8 +12,32 @@ import (
 // hellodArgs returns args for a daemon started with env. When the fork
 // strategy cannot run in this build and neither args nor env choose a
 // strategy, the daemon (in a test not about the strategy) runs exec
-// children instead of the default fork ones.
+// children instead of the default fork ones; without a keep-alive timeout
+// in args or env, it closes after every response.
 func hellodArgs(env []string, args ...string) []string {
+	return keepAliveOff(env, childArgs(env, args...))
+}
+
+// keepAliveOff makes the daemon close after every response
+// (--keepalive-timeout=0) unless args or env set a keep-alive timeout: the
+// clients of these tests read each answer to the end of its connection.
+func keepAliveOff(env, args []string) []string {
+	for _, a := range args {
+		if a == "--keepalive-timeout" || strings.HasPrefix(a, "--keepalive-timeout=") {
+			return args
+		}
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HELLOD_KEEPALIVE_TIMEOUT=") {
+			return args
+		}
+	}
+	return append([]string{"--keepalive-timeout=0"}, args...)
+}
+
+// childArgs adds --child=exec to args when fork children cannot run here
+// and neither args nor env choose a strategy.
+func childArgs(env []string, args ...string) []string {
 	for _, a := range args {
 		if a == "--child" || strings.HasPrefix(a, "--child=") {
 			return args
