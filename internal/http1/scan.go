@@ -203,7 +203,11 @@ func (h *Scanner) Next(buf []byte, skip int64) (o response.Outcome, done bool, l
 	} else {
 		rs += int(skip)
 	}
-	m := copy(buf, buf[rs:re])
+	m := 0 // copy would call memmove, which a fork child cannot
+	for ; rs < re; rs++ {
+		buf[m] = buf[rs]
+		m++
+	}
 	h.Reset()
 	if left > 0 || m == 0 {
 		return 0, false, left
