@@ -65,6 +65,7 @@ func badTrailer(v []byte) bool {
 //
 //	Transfer-Encoding = #transfer-coding
 //	transfer-coding   = token *( OWS ";" OWS transfer-parameter )
+//
 // (Plain functions, not methods: the fork-child check of cmd/hellod
 // knows http1's functions and Scanner's methods.)
 type codings struct {
