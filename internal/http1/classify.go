@@ -55,7 +55,7 @@ func Classify(head []byte, lineEnd int, strictColons bool) Request {
 	teApplies := major > 1 || (major == 1 && minor >= 1) || (major == 0 && minor == 0)
 	chunked := false
 	if hs.tes > 0 && teApplies {
-		if o := hs.te.outcome(); o != 0 {
+		if o := codingsOutcome(&hs.te); o != 0 {
 			return Request{Outcome: o}
 		}
 		chunked = true
@@ -291,7 +291,7 @@ func headerField(sec []byte, kv, w int, hs *headerFields) bool {
 		}
 		hs.cls++
 	case equalFold(key, "transfer-encoding"):
-		hs.te.add(sec[vs:w])
+		addCodings(&hs.te, sec[vs:w])
 		hs.tes++
 	case equalFold(key, "connection"):
 		connectionOptions(sec[vs:w], hs)

@@ -65,6 +65,9 @@ func badTrailer(v []byte) bool {
 //
 //	Transfer-Encoding = #transfer-coding
 //	transfer-coding   = token *( OWS ";" OWS transfer-parameter )
+//
+// (Plain functions, not methods: the fork-child check of cmd/hellod
+// knows http1's functions and Scanner's methods.)
 type codings struct {
 	chunked   int  // how many are "chunked"
 	lastChunk bool // the last one is "chunked"
@@ -72,12 +75,12 @@ type codings struct {
 	bad       bool // one is not a transfer-coding
 }
 
-// add notes the codings of one Transfer-Encoding value. Empty elements
+// addCodings notes in c the codings of one Transfer-Encoding value. Empty elements
 // are ignored (RFC 9110 section 5.6.1).
 //
 //go:norace
 //go:nocheckptr
-func (c *codings) add(v []byte) {
+func addCodings(c *codings, v []byte) {
 	for len(v) > 0 {
 		var e []byte
 		e, v = nextElement(v)
@@ -100,7 +103,7 @@ func (c *codings) add(v []byte) {
 	}
 }
 
-// outcome is 0 when the codings are chunked alone, the one hellod
+// codingsOutcome is 0 when the codings are chunked alone, the one hellod
 // understands; else the answer. net/http answers 501 to any value but a
 // single "chunked" (its unsupportedTEError); RFC 9112 section 6.3 says a
 // server MUST answer 400 when chunked is not the final coding (Transfer-
@@ -111,7 +114,7 @@ func (c *codings) add(v []byte) {
 //
 //go:norace
 //go:nocheckptr
-func (c *codings) outcome() response.Outcome {
+func codingsOutcome(c *codings) response.Outcome {
 	switch {
 	case c.bad || !c.lastChunk || c.chunked > 1:
 		return response.BadRequest

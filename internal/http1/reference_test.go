@@ -29,25 +29,32 @@ type refRequest = Request
 // refDecide reads one request head from r and decides the response. It
 // reads nothing past the empty line that ends the header section.
 func refDecide(r *bufio.Reader) refRequest {
+	req, _ := refDecideHead(r)
+	return req
+}
+
+// refDecideHead is refDecide, also reporting whether it read a complete
+// head.
+func refDecideHead(r *bufio.Reader) (refRequest, bool) {
 	head, err := refReadHead(r)
 	switch {
 	case err == nil:
 	case errors.Is(err, errLineTooLong):
 		if refLooksLikeRequestLine(head) {
-			return refRequest{Outcome: response.URITooLong}
+			return refRequest{Outcome: response.URITooLong}, false
 		}
-		return refRequest{Outcome: response.BadRequest}
+		return refRequest{Outcome: response.BadRequest}, false
 	case errors.Is(err, errHeaderTooLarge):
-		return refRequest{Outcome: response.HeaderTooLarge}
+		return refRequest{Outcome: response.HeaderTooLarge}, false
 	case errors.Is(err, errBadLine):
-		return refRequest{Outcome: response.BadRequest}
+		return refRequest{Outcome: response.BadRequest}, false
 	case errors.Is(err, io.EOF) && len(bytes.TrimLeft(head, "\r\n")) > 0:
 		// Half-closed after part of a request: tell it why nothing follows.
-		return refRequest{Outcome: response.BadRequest}
+		return refRequest{Outcome: response.BadRequest}, false
 	default: // EOF before anything, ECONNRESET, ...
-		return refRequest{Outcome: response.ClientGone}
+		return refRequest{Outcome: response.ClientGone}, false
 	}
-	return refClassify(head)
+	return refClassify(head), true
 }
 
 // refClassify parses a complete request head with the standard library and

@@ -203,11 +203,9 @@ func (h *Scanner) Next(buf []byte, skip int64) (o response.Outcome, done bool, l
 	} else {
 		rs += int(skip)
 	}
-	// A loop, not copy: copy calls runtime.memmove, which reads package
-	// variables a fork child does not have (its CPU feature flags).
-	m := 0
-	for i := rs; i < re && m < len(buf); i++ {
-		buf[m] = buf[i]
+	m := 0 // copy would call memmove, which a fork child cannot
+	for ; rs < re; rs++ {
+		buf[m] = buf[rs]
 		m++
 	}
 	h.Reset()
