@@ -235,7 +235,7 @@ func (s *Server) drain(why string) {
 		return
 	}
 	idle := s.stopChildren()
-	s.log.Info(fmt.Sprintf("%s: waiting up to %s for %d children (%d idle ones closed at once, the others finish their request)",
+	s.log.Info(fmt.Sprintf("%s: waiting up to %s for %d children (%d idle closed at once, the others finish their request)",
 		why, s.o.ShutdownTimeout, s.active.Load(), idle), "IDLE_CLOSED", idle)
 	deadline := time.NewTimer(s.o.ShutdownTimeout)
 	defer deadline.Stop()
