@@ -145,7 +145,8 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		WatchdogInterval: watchdog,
 		Logger:           log,
 		Notifier:         notify.New(),
-		Starter:          newSlotAdapter(strategy, board),
+		Starter:          strategy,
+		Board:            board,
 		Reaper:           rp,
 	})
 	if err != nil {
@@ -200,8 +201,7 @@ func serve(cfg config.Config, log *slog.Logger) error {
 // strategy starts the children (--child) on their scoreboard slots:
 // *forkchild.Fork or *execchild.Exec.
 type strategy interface {
-	Start(fd, slot int) (pid int, err error)
-	Name() string
+	server.Starter
 	Close() error
 }
 
