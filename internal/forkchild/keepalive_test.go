@@ -3,6 +3,7 @@ package forkchild
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -33,6 +34,17 @@ func readResponses(t *testing.T, name string, br *bufio.Reader, n int) (closes [
 	return closes, dates
 }
 
+// startKeepAlive starts a child of st on a new connection and sends it a
+// GET: the client, its reader, the child's exit code to come and its slot.
+func startKeepAlive(t *testing.T, h *harness, st strategy) (*net.TCPConn, *bufio.Reader, <-chan int, *scoreboard.Slot) {
+	t.Helper()
+	client, fd := dialAccept(t, h.lfd, h.addr, nil)
+	_, code := h.start(st, fd)
+	client.SetDeadline(time.Now().Add(20 * time.Second))
+	client.Write([]byte(getReq))
+	return client, bufio.NewReader(client), code, st.Last()
+}
+
 // TestStrategiesKeepAlive: a child of either strategy answers requests one
 // by one and pipelined on one connection, keeps its Dates current across
 // seconds, closes when asked, exits with the last outcome and counts it
@@ -40,12 +52,7 @@ func readResponses(t *testing.T, name string, br *bufio.Reader, n int) (closes [
 func TestStrategiesKeepAlive(t *testing.T) {
 	h := newHarness(t)
 	for _, st := range strategies(t, keepAliveSettings) {
-		client, fd := dialAccept(t, h.lfd, h.addr, nil)
-		_, code := h.start(st, fd)
-		slot := st.Last()
-		client.SetDeadline(time.Now().Add(20 * time.Second))
-		br := bufio.NewReader(client)
-		client.Write([]byte(getReq))
+		client, br, code, slot := startKeepAlive(t, h, st)
 		_, first := readResponses(t, st.Name(), br, 1)
 		// The next wall-clock second, then another request on the same
 		// connection: its Date is the new second's.
@@ -85,12 +92,7 @@ func TestStrategiesKeepAlive(t *testing.T) {
 func TestStrategiesClaimIdle(t *testing.T) {
 	h := newHarness(t)
 	for _, st := range strategies(t, keepAliveSettings) {
-		client, fd := dialAccept(t, h.lfd, h.addr, nil)
-		_, code := h.start(st, fd)
-		slot := st.Last()
-		client.SetDeadline(time.Now().Add(20 * time.Second))
-		br := bufio.NewReader(client)
-		client.Write([]byte(getReq))
+		client, br, code, slot := startKeepAlive(t, h, st)
 		readResponses(t, st.Name(), br, 1)
 		for deadline := time.Now().Add(10 * time.Second); slot.Read().State != scoreboard.Idle; {
 			if time.Now().After(deadline) {
