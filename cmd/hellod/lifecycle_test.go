@@ -55,7 +55,7 @@ func TestNoZombiesAfter1000Connections(t *testing.T) {
 		if len(bad) != 0 {
 			t.Errorf("want %d x 200, got these others: %v", n, bad)
 		}
-		d.waitLogN("GET -> 200", n)
+		d.waitLogN("(1x 200)", n)
 		// Every child has been reaped: the daemon has no child left, zombie or not.
 		d.waitNoChildren(20 * time.Second)
 		if got := strings.Count(d.logText(), "EXIT_STATUS=0"); got != n {

@@ -145,7 +145,7 @@ func TestReliabilityFaults(t *testing.T) {
 			before := scaled(500, 100)
 			out := make(chan *loadResult, 1)
 			go func() { out <- load(d.addr, 1_000_000, 128, 90*time.Second, "Hello, World!\n", true, nil) }()
-			d.waitLogN("GET -> 200", before)
+			d.waitLogN("(1x 200)", before)
 			d.signal(syscall.SIGTERM)
 			code := d.wait(60 * time.Second)
 			r := <-out

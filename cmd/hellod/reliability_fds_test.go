@@ -75,7 +75,7 @@ func TestReliabilityFDExhaustion(t *testing.T) {
 			if cpu > 0.05 {
 				t.Errorf("episode %d: want the daemon nearly idle while accept fails (backoff), got %.1f%% CPU", episode, 100*cpu)
 			}
-			if got := d.count("GET -> 200"); got != served {
+			if got := d.count("(1x 200)"); got != served {
 				t.Errorf("episode %d: want no connection served while out of descriptors, got %d new", episode, got-served)
 			}
 			// Free descriptors: the daemon recovers by itself.
