@@ -22,8 +22,8 @@ func TestReliabilityFDExhaustion(t *testing.T) {
 	noRaceExitSleep(t)
 	eachStrategy(t, func(t *testing.T, strategy string) {
 		// The daemon runs under "ulimit -n 24" (soft and hard).
-		cmd := exec.Command("/bin/sh", "-c", `ulimit -n 24 && exec "$0" "$@"`, os.Args[0],
-			"--listen", "127.0.0.1:0", strategy, "--max-children", "8")
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `ulimit -n 24 && exec "$0" "$@"`, os.Args[0]},
+			hellodArgs(nil, "--listen", "127.0.0.1:0", strategy, "--max-children", "8")...)...)
 		cmd.Env = environ()
 		d := startCmd(t, cmd)
 		d.waitListening()
