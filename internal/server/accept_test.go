@@ -25,6 +25,7 @@ func TestServesEveryListener(t *testing.T) {
 		}
 	}
 	fx.log.waitForN(t, ": 1 request (1x 200) in", 2)
+	fx.waitNoChildren(t)
 	if st := fx.srv.Stats(); st.Served != 2 || st.Active != 0 {
 		t.Errorf("want 2 served, 0 active, got %+v", st)
 	}

@@ -171,14 +171,18 @@ func (s *Server) onExit(e reaper.Exit) {
 	v := sl.Read()
 	fillIn(&v, e)
 	s.requestsDone += int64(v.Requests)
+	if v.Requests > 0 {
+		s.served.Add(1)
+	}
 	s.mu.Unlock()
 	c.timer.Stop()
 	sl.Release()
-	s.release(c.slot)
+	s.release(c.slot) // the accept loop may go on at once
+	s.logExit(c, e, &v)
+	// Last: once drain sees no child active, every exit line is written.
 	s.active.Add(-1)
 	s.touch()
 	s.signalExit()
-	s.logExit(c, e, &v)
 	s.mu.Lock()
 	s.free = append(s.free, c)
 	s.mu.Unlock()

@@ -182,14 +182,32 @@ func (f *fakeChildren) signalList() []string {
 
 // logBuf collects log lines.
 type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu   sync.Mutex
+	b    bytes.Buffer
+	hold string        // a line containing it waits for gate to close
+	gate chan struct{} // see hold
 }
 
 func (l *logBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
+	hold, gate := l.hold, l.gate
+	l.mu.Unlock()
+	if hold != "" && bytes.Contains(p, []byte(hold)) {
+		<-gate
+	}
+	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+// holdLines makes lines containing s wait until the returned function is
+// called.
+func (l *logBuf) holdLines(s string) (release func()) {
+	gate := make(chan struct{})
+	l.mu.Lock()
+	l.hold, l.gate = s, gate
+	l.mu.Unlock()
+	return sync.OnceFunc(func() { close(gate) })
 }
 
 func (l *logBuf) String() string {
@@ -323,6 +341,19 @@ func (fx *fixture) waitDone(t *testing.T) string {
 		t.Fatal("Serve did not return within 10s")
 	}
 	return ""
+}
+
+// waitNoChildren polls until no child is active (a child's exit line is
+// written before it stops counting as active).
+func (fx *fixture) waitNoChildren(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for fx.srv.Stats().Active != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("want no child active within 10s, got %+v", fx.srv.Stats())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func dial(t *testing.T, l activation.Listener) net.Conn {

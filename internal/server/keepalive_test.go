@@ -144,12 +144,26 @@ func TestShutdownClosesIdleLetsWritingFinish(t *testing.T) {
 	if _, ok := fx.fake.killState(writing); ok {
 		t.Error("want the writing child left to finish, got it killed")
 	}
-	fx.fake.serve(writing)
+	// Serve returns only once the last child's exit line is written.
+	line := fmt.Sprintf("child %d served", writing)
+	release := fx.log.holdLines(line)
+	defer release()
+	go fx.fake.serve(writing)
 	if got := readAll(t, cw); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
 		t.Errorf("want the writing child's response, got %q", got)
 	}
+	select {
+	case why := <-fx.done:
+		fx.done <- why
+		t.Fatal("want Serve to wait for the last exit line, got it returned first")
+	case <-time.After(200 * time.Millisecond): // a window in which Serve may not return
+	}
+	release()
 	if why := fx.waitDone(t); why != StopShutdown {
 		t.Errorf("want %q, got %q", StopShutdown, why)
+	}
+	if !strings.Contains(fx.log.String(), line) {
+		t.Errorf("want %q logged before Serve returned, got:\n%s", line, fx.log.String())
 	}
 	if st := fx.srv.Stats(); st.IdleClosed != 1 || st.Killed != 0 || st.Served != 2 || st.Requests != 3 {
 		t.Errorf("want 1 idle closed, 0 killed, 2 served, 3 requests, got %+v", st)
@@ -234,13 +248,7 @@ func TestSlotsReusedWithoutLeak(t *testing.T) {
 		}
 	}
 	fx.log.waitForN(t, ": 1 request (1x 200) in", n)
-	deadline := time.Now().Add(10 * time.Second)
-	for fx.srv.Stats().Active != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("want no child left within 10s, got %+v", fx.srv.Stats())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	fx.waitNoChildren(t)
 	for i := range max {
 		if st := fx.srv.board.Slot(i).Read().State; st != scoreboard.Free {
 			t.Errorf("slot %d: want free, got %s", i, st)

@@ -23,8 +23,7 @@ func addrString(a netip.AddrPort) string {
 }
 
 // logExit writes child c's exit line from its exit e and from what its
-// slot recorded (v, read before the slot was released), and counts the
-// connection as served if a response went out. It runs once per
+// slot recorded (v, read before the slot was released). It runs once per
 // connection. A connection that got responses is logged as
 //
 //	child 1234 served 127.0.0.1:4711: 57 requests (55x 200, 2x 405) in 1.2 s
@@ -36,9 +35,6 @@ func (s *Server) logExit(c *child, e reaper.Exit, v *scoreboard.Snapshot) {
 	o, known := response.FromExitCode(code)
 	signaled := e.Status.Signaled()
 	served := v.Requests > 0
-	if served {
-		s.served.Add(1)
-	}
 	failed := !signaled && (!known || o == response.Failed || o == response.Usage)
 	level := slog.LevelInfo
 	switch {
