@@ -162,7 +162,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 	if !strings.Contains(line, "socket-activated") || !strings.Contains(line, "hellod ("+addr+")") {
 		t.Errorf("want socket-activated on hellod (%s), got %q", addr, line)
 	}
-	d.waitLog("GET -> 200")
+	d.waitLog("(1x 200)")
 	d.signal(syscall.SIGTERM)
 	d.wait(30 * time.Second)
 }

@@ -76,7 +76,7 @@ func (t *tally) String() string {
 func complete(b []byte, msg string) bool {
 	head, body, ok := bytes.Cut(b, []byte("\r\n\r\n"))
 	return ok && bytes.HasPrefix(head, []byte("HTTP/1.1 200 OK\r\n")) &&
-		bytes.Contains(head, []byte("\r\nContent-Length: "+strconv.Itoa(len(msg))+"\r\n")) &&
+		bytes.Contains(append(head, "\r\n"...), []byte("\r\nContent-Length: "+strconv.Itoa(len(msg))+"\r\n")) &&
 		string(body) == msg
 }
 

@@ -6,23 +6,49 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hellod/hellod/internal/config"
 	"github.com/hellod/hellod/internal/forkchild"
 )
 
 // hellodArgs returns args for a daemon started with env. When the fork
 // strategy cannot run in this build and neither args nor env choose a
 // strategy, the daemon (in a test not about the strategy) runs exec
-// children instead of the default fork ones.
+// children instead of the default fork ones; without a keep-alive timeout
+// in args or env, it closes after every response.
 func hellodArgs(env []string, args ...string) []string {
+	return keepAliveOff(env, childArgs(env, args...))
+}
+
+// keepAliveOff makes the daemon close after every response
+// (--keepalive-timeout=0) unless args or env set a keep-alive timeout: the
+// clients of these tests read each answer to the end of its connection.
+func keepAliveOff(env, args []string) []string {
+	if setting(env, args, "keepalive-timeout") {
+		return args
+	}
+	return append([]string{"--keepalive-timeout=0"}, args...)
+}
+
+// setting reports whether args or env set the flag name (or its variable).
+func setting(env, args []string, name string) bool {
 	for _, a := range args {
-		if a == "--child" || strings.HasPrefix(a, "--child=") {
-			return args
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			return true
 		}
 	}
 	for _, kv := range env {
-		if strings.HasPrefix(kv, "HELLOD_CHILD=") {
-			return args
+		if strings.HasPrefix(kv, config.EnvName(name)+"=") {
+			return true
 		}
+	}
+	return false
+}
+
+// childArgs adds --child=exec to args when fork children cannot run here
+// and neither args nor env choose a strategy.
+func childArgs(env []string, args ...string) []string {
+	if setting(env, args, "child") {
+		return args
 	}
 	if forkUnavailable() == nil {
 		return args

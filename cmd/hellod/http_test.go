@@ -61,8 +61,8 @@ func TestEveryStatusCode(t *testing.T) {
 				}
 			})
 		}
-		d.waitLog("-> 408 in")
-		for _, want := range []string{"GET -> 200", "HEAD -> 200", "-> 405", "-> 400", "-> 414", "-> 431", "-> 505"} {
+		d.waitLog("(1x 408)")
+		for _, want := range []string{"(1x 200)", "(1x 405)", "(1x 400)", "(1x 414)", "(1x 431)", "(1x 505)"} {
 			if !strings.Contains(d.logText(), want) {
 				t.Errorf("want %q in the log", want)
 			}

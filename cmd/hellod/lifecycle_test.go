@@ -55,7 +55,7 @@ func TestNoZombiesAfter1000Connections(t *testing.T) {
 		if len(bad) != 0 {
 			t.Errorf("want %d x 200, got these others: %v", n, bad)
 		}
-		d.waitLogN("GET -> 200", n)
+		d.waitLogN("(1x 200)", n)
 		// Every child has been reaped: the daemon has no child left, zombie or not.
 		d.waitNoChildren(20 * time.Second)
 		if got := strings.Count(d.logText(), "EXIT_STATUS=0"); got != n {
@@ -177,7 +177,7 @@ func TestSIGTERMDrainsRunningChildren(t *testing.T) {
 
 // settledConn waits until child pid holds its connection as fd 3 and
 // nothing above it (an exec child: after its exec, whose environment it then
-// checks), and returns what fd 3 links to.
+// checks, and the scoreboard as fd 4), and returns what fd 3 links to.
 func settledConn(t *testing.T, pid int, execd bool) string {
 	t.Helper()
 	var conn string
@@ -188,8 +188,14 @@ func settledConn(t *testing.T, pid int, execd bool) string {
 		}
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		conn = fds[respond.ConnFD]
-		if len(fds) <= respond.ConnFD+1 && strings.HasPrefix(conn, "socket:[") &&
-			(!execd || bytes.Contains(cmdline, []byte("\x00"+execchild.Arg+"\x00"))) {
+		// An exec child also holds the scoreboard, above its connection.
+		top := respond.ConnFD
+		if execd {
+			top = execchild.BoardFD
+		}
+		if len(fds) <= top+1 && strings.HasPrefix(conn, "socket:[") &&
+			(!execd || bytes.Contains(cmdline, []byte("\x00"+execchild.Arg+"\x00")) &&
+				strings.HasPrefix(fds[execchild.BoardFD], "/memfd:hellod-scoreboard")) {
 			break
 		}
 		if time.Now().After(deadline) {

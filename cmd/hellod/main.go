@@ -24,6 +24,7 @@ import (
 	"github.com/hellod/hellod/internal/notify"
 	"github.com/hellod/hellod/internal/reaper"
 	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"github.com/hellod/hellod/internal/server"
 	"golang.org/x/sys/unix"
 )
@@ -109,11 +110,20 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		}
 	}()
 
+	// The scoreboard: a slot per child, which the children write and the
+	// server reads.
+	board, err := scoreboard.New(cfg.MaxChildren)
+	if err != nil {
+		return err
+	}
+	defer board.Close()
 	strategy, err := newStrategy(cfg.Child, respond.Settings{
-		Message:       cfg.Message,
-		HeaderTimeout: cfg.HeaderTimeout,
-		ChildTimeout:  cfg.ChildTimeout,
-	})
+		Message:           cfg.Message,
+		HeaderTimeout:     cfg.HeaderTimeout,
+		ChildTimeout:      cfg.ChildTimeout,
+		KeepAliveTimeout:  cfg.KeepAliveTimeout,
+		KeepAliveRequests: cfg.KeepAliveRequests,
+	}, board)
 	if err != nil {
 		return err
 	}
@@ -136,6 +146,7 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		Logger:           log,
 		Notifier:         notify.New(),
 		Starter:          strategy,
+		Board:            board,
 		Reaper:           rp,
 	})
 	if err != nil {
@@ -187,22 +198,23 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	return err
 }
 
-// strategy starts the children (--child): *forkchild.Fork or
-// *execchild.Exec.
+// strategy starts the children (--child) on their scoreboard slots:
+// *forkchild.Fork or *execchild.Exec.
 type strategy interface {
 	server.Starter
 	Close() error
 }
 
-// newStrategy returns the strategy called name (see config.Strategies).
-// The fork strategy refuses to start in a build whose fork child does not
-// work (forkchild.Probe), with one line saying why.
-func newStrategy(name string, s respond.Settings) (strategy, error) {
+// newStrategy returns the strategy called name (see config.Strategies),
+// whose children record their state in board. The fork strategy refuses
+// to start in a build whose fork child does not work (forkchild.Probe),
+// with one line saying why.
+func newStrategy(name string, s respond.Settings, board *scoreboard.Board) (strategy, error) {
 	switch name {
 	case "exec":
-		return execchild.New(s, os.Environ())
+		return execchild.New(s, os.Environ(), board)
 	case "fork":
-		return forkchild.NewFork(s)
+		return forkchild.NewFork(s, board)
 	}
 	return nil, fmt.Errorf("unknown child strategy %q", name)
 }

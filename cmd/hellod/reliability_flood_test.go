@@ -59,8 +59,8 @@ func TestReliabilityFlood(t *testing.T) {
 		// A child evicted after writing its 200 but before exiting (only
 		// seen under -race, where children start and exit slowly) is logged
 		// as killed although its client got the 200.
-		evicted := d.count("evicted after")
-		if got := d.waitCount("GET -> 200", int(ok+1), 10*time.Second); int64(got) > ok+1 || int64(got) < ok+1-int64(evicted) {
+		evicted := d.count("(sent by hellod: evicted")
+		if got := d.waitCount("(1x 200)", int(ok+1), 10*time.Second); int64(got) > ok+1 || int64(got) < ok+1-int64(evicted) {
 			t.Errorf("want %d 200s logged (as many as clients got, less at most %d evicted), got %d", ok+1, evicted, got)
 		}
 		if o, _, err := hit(d.addr, nil, 10*time.Second, "Hello, World!\n"); o != gotOK {
@@ -69,6 +69,6 @@ func TestReliabilityFlood(t *testing.T) {
 		t.Logf("FIGURE flood/%s: connections=%d concurrency=%d max_children=%d elapsed_s=%.1f conn_per_s=%.0f %s p50_ms=%s p99_ms=%s max_ms=%s max_children_seen=%d zombies_seen_max=%d zombies_after=0 evicted=%d parent_fd_before=%d parent_fd_after=%d parent_rss_peak_kb=%d",
 			strategy[8:], n, conc, cap, r.elapsed.Seconds(), float64(n)/r.elapsed.Seconds(), r.tally.String(),
 			ms(percentile(r.lat, 0.5)), ms(percentile(r.lat, 0.99)), ms(percentile(r.lat, 1)), maxKids.Load(), maxZombies.Load(),
-			d.count("evicted after"), baseFD, afterFD, peakRSS.Load())
+			d.count("(sent by hellod: evicted"), baseFD, afterFD, peakRSS.Load())
 	})
 }

@@ -163,7 +163,7 @@ func TestReliabilitySlowClients(t *testing.T) {
 					}
 				}
 			}
-			if got := d.waitCount("-> 408 in", n, 30*time.Second); got != n {
+			if got := d.waitCount("(1x 408)", n, 30*time.Second); got != n {
 				t.Errorf("want %d 408s logged, got %d", n, got)
 			}
 			d.waitNoChildren(30 * time.Second)
@@ -248,7 +248,7 @@ func TestReliabilitySlowClients(t *testing.T) {
 			// killed) or, the cap being clogged with stale children and the
 			// backlog deeper than the cap, closed unserved straight from the
 			// backlog, oldest first.
-			evicted := d.count("evicted after")
+			evicted := d.count("(sent by hellod: evicted")
 			// (Under -race the burst is scaled down to a backlog barely deeper
 			// than the cap, which eviction alone may clear first.)
 			if !raceEnabled && d.count("stalled children: closing the oldest waiting ones unserved") < 1 {

@@ -25,7 +25,14 @@ const (
 	DefaultChildTimeout    = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultEvictAfter      = 500 * time.Millisecond
-	DefaultMessage         = "Hello, World!\n"
+	// DefaultKeepAliveTimeout and DefaultKeepAliveRequests bound a
+	// persistent connection's wait for its next request and its responses.
+	DefaultKeepAliveTimeout  = 5 * time.Second
+	DefaultKeepAliveRequests = 1000
+	// MaxKeepAliveRequests bounds --keepalive-requests (a Slot counts in
+	// 32 bits).
+	MaxKeepAliveRequests = 1 << 30
+	DefaultMessage       = "Hello, World!\n"
 	// MaxMessage bounds --message so a response stays small.
 	MaxMessage = 64 << 10
 	// EnvPrefix starts the name of the environment variable of each flag.
@@ -41,10 +48,15 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	IdleExit        time.Duration // 0: never
 	EvictAfter      time.Duration // 0: never evict at the cap
-	Message         string
-	LogLevel        slog.Level
-	Child           string // child strategy: "exec" or "fork"
-	Version         bool   // print the version and exit
+	// KeepAliveTimeout is the longest wait for a persistent connection's
+	// next request (0: close after every response); KeepAliveRequests
+	// bounds the responses on one connection (>= 1).
+	KeepAliveTimeout  time.Duration
+	KeepAliveRequests int
+	Message           string
+	LogLevel          slog.Level
+	Child             string // child strategy: "exec" or "fork"
+	Version           bool   // print the version and exit
 }
 
 // Strategies lists the accepted values of --child; the first is the default.
@@ -78,6 +90,8 @@ func NewFlagSet(c *Config) *flag.FlagSet {
 	add("child-timeout", c.ChildTimeout.String(), "a child lives at most this long, else it is killed (SIGKILL)", durationSetter(&c.ChildTimeout, false))
 	add("shutdown-timeout", c.ShutdownTimeout.String(), "on SIGTERM/SIGINT, how long running children may finish before SIGKILL", durationSetter(&c.ShutdownTimeout, false))
 	add("evict-after", c.EvictAfter.String(), "at --max-children, while connections wait, kill children that have run this long, oldest first (0: never)", durationSetter(&c.EvictAfter, true))
+	add("keepalive-timeout", c.KeepAliveTimeout.String(), "how long a persistent connection may wait for its next request (0: close after every response)", durationSetter(&c.KeepAliveTimeout, true))
+	add("keepalive-requests", strconv.Itoa(c.KeepAliveRequests), "most requests answered on one connection; the last response says Connection: close", intSetter(&c.KeepAliveRequests, 1, MaxKeepAliveRequests))
 	add("idle-exit", c.IdleExit.String(), "exit after this long without connections or children (0: never)", durationSetter(&c.IdleExit, true))
 	add("message", strconv.Quote(c.Message), "body of the 200 response", messageSetter(&c.Message))
 	add("log-level", levelName(c.LogLevel), "debug, info (one line per connection), warn or error", levelSetter(&c.LogLevel))
@@ -179,15 +193,17 @@ func choiceSetter(p *string, choices []string) func(string) error {
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Listen:          []string{DefaultListen},
-		MaxChildren:     DefaultMaxChildren,
-		HeaderTimeout:   DefaultHeaderTimeout,
-		ChildTimeout:    DefaultChildTimeout,
-		ShutdownTimeout: DefaultShutdownTimeout,
-		EvictAfter:      DefaultEvictAfter,
-		Message:         DefaultMessage,
-		LogLevel:        slog.LevelInfo,
-		Child:           Strategies[0],
+		Listen:            []string{DefaultListen},
+		MaxChildren:       DefaultMaxChildren,
+		HeaderTimeout:     DefaultHeaderTimeout,
+		ChildTimeout:      DefaultChildTimeout,
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		EvictAfter:        DefaultEvictAfter,
+		KeepAliveTimeout:  DefaultKeepAliveTimeout,
+		KeepAliveRequests: DefaultKeepAliveRequests,
+		Message:           DefaultMessage,
+		LogLevel:          slog.LevelInfo,
+		Child:             Strategies[0],
 	}
 }
 

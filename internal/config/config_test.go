@@ -23,7 +23,17 @@ func TestParse(t *testing.T) {
 		{nil, nil, func(c Config) bool {
 			return strings.Join(c.Listen, ",") == ":8000" && c.MaxChildren == 512 && c.HeaderTimeout == 10*time.Second &&
 				c.ChildTimeout == 30*time.Second && c.ShutdownTimeout == 10*time.Second && c.IdleExit == 0 && c.EvictAfter == 500*time.Millisecond &&
-				c.Message == "Hello, World!\n" && c.LogLevel == slog.LevelInfo && c.Child == Strategies[0]
+				c.Message == "Hello, World!\n" && c.LogLevel == slog.LevelInfo && c.Child == Strategies[0] &&
+				c.KeepAliveTimeout == 5*time.Second && c.KeepAliveRequests == 1000
+		}},
+		{[]string{"--keepalive-timeout", "0", "--keepalive-requests=1"}, nil, func(c Config) bool {
+			return c.KeepAliveTimeout == 0 && c.KeepAliveRequests == 1
+		}},
+		{nil, map[string]string{"HELLOD_KEEPALIVE_TIMEOUT": "250ms", "HELLOD_KEEPALIVE_REQUESTS": "7"}, func(c Config) bool {
+			return c.KeepAliveTimeout == 250*time.Millisecond && c.KeepAliveRequests == 7
+		}},
+		{[]string{"--keepalive-requests", "9"}, map[string]string{"HELLOD_KEEPALIVE_REQUESTS": "7"}, func(c Config) bool {
+			return c.KeepAliveRequests == 9
 		}},
 		{[]string{"--listen", "127.0.0.1:1", "--listen=[::1]:2,unix:/run/x.sock"}, nil, func(c Config) bool {
 			return strings.Join(c.Listen, " ") == "127.0.0.1:1 [::1]:2 unix:/run/x.sock"
@@ -74,6 +84,12 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--idle-exit", "-5s"}, nil, "want a positive duration"},
 		{nil, map[string]string{"HELLOD_IDLE_EXIT": "forever"}, "HELLOD_IDLE_EXIT"},
 		{[]string{"--evict-after", "-1s"}, nil, "want a positive duration"},
+		{[]string{"--keepalive-timeout", "-1s"}, nil, "want a positive duration"},
+		{[]string{"--keepalive-timeout", "5"}, nil, "want a duration"},
+		{[]string{"--keepalive-requests", "0"}, nil, "invalid value \"0\" for flag -keepalive-requests: want an integer from 1 to 1073741824"},
+		{[]string{"--keepalive-requests", "many"}, nil, "want an integer from 1"},
+		{nil, map[string]string{"HELLOD_KEEPALIVE_REQUESTS": "0"}, `invalid value "0" for HELLOD_KEEPALIVE_REQUESTS: want an integer from 1`},
+		{nil, map[string]string{"HELLOD_KEEPALIVE_TIMEOUT": "idle"}, `invalid value "idle" for HELLOD_KEEPALIVE_TIMEOUT: want a duration`},
 		{[]string{"--header-timeout", "1m", "--child-timeout", "30s"}, nil, "must not exceed --child-timeout"},
 		{[]string{"--log-level", "loud"}, nil, "want debug, info, warn or error"},
 		{[]string{"--child", "thread"}, nil, "want " + strings.Join(Strategies, " or ")},
@@ -208,7 +224,8 @@ func TestUsageDefaults(t *testing.T) {
 	var b strings.Builder
 	Usage(&b)
 	for _, want := range []string{"(default fork) [HELLOD_CHILD]", "(default 30s) [HELLOD_CHILD_TIMEOUT]",
-		"(default 500ms) [HELLOD_EVICT_AFTER]", "(default 10s) [HELLOD_HEADER_TIMEOUT]", "(0: never) [HELLOD_IDLE_EXIT]",
+		"(default 500ms) [HELLOD_EVICT_AFTER]",
+		"(default 5s) [HELLOD_KEEPALIVE_TIMEOUT]", "(default 1000) [HELLOD_KEEPALIVE_REQUESTS]", "(default 10s) [HELLOD_HEADER_TIMEOUT]", "(0: never) [HELLOD_IDLE_EXIT]",
 		"(default :8000) [HELLOD_LISTEN]", "(default info) [HELLOD_LOG_LEVEL]", "(default 512) [HELLOD_MAX_CHILDREN]",
 		`(default "Hello, World!\n") [HELLOD_MESSAGE]`, "(default 10s) [HELLOD_SHUTDOWN_TIMEOUT]", "print the version and exit\n"} {
 		if !strings.Contains(b.String(), want) {

@@ -1,14 +1,17 @@
 // Package execchild is the exec child strategy: each connection is served
 // by a fresh image of the running binary (/proc/self/exe re-executed with
-// Arg, see execve(2)) that runs the fork child's responder
-// (internal/respond) on the connection it holds as fd 3, on a thread of its
-// own as a fork child would (forkchild.ServeOnThread, handed to Main), and
-// exits with the outcome.
+// Arg, its scoreboard slot and the slot count, see execve(2)) that runs
+// the fork child's responder (internal/respond) on the connection it holds
+// as fd 3, recording its state in its slot of the scoreboard it maps from
+// fd 4 (BoardFD), on a thread of its own as a fork child would
+// (forkchild.ServeOnThread, handed to Main), and exits with the outcome.
 package execchild
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,10 +19,16 @@ import (
 	"github.com/hellod/hellod/internal/linux"
 	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/response"
+	"github.com/hellod/hellod/internal/scoreboard"
 )
 
-// Arg is the first argument that puts the hellod binary in child mode.
+// Arg is the first argument that puts the hellod binary in child mode:
+// "hellod be-child SLOT COUNT".
 const Arg = "be-child"
+
+// BoardFD is the descriptor on which an exec child finds the scoreboard's
+// memfd (after the connection, respond.ConnFD).
+const BoardFD = respond.ConnFD + 1
 
 // Environment variables through which the parent hands settings to an exec
 // child. They mirror the parent's flags of the same names.
@@ -27,23 +36,33 @@ const (
 	envMessage       = "HELLOD_MESSAGE"
 	envHeaderTimeout = "HELLOD_HEADER_TIMEOUT"
 	envChildTimeout  = "HELLOD_CHILD_TIMEOUT"
+	envKeepAlive     = "HELLOD_KEEPALIVE_TIMEOUT"
+	envKeepAliveReqs = "HELLOD_KEEPALIVE_REQUESTS"
 )
 
 // Exec starts each child as a fresh copy of the running binary
 // (/proc/self/exe) in child mode: a new process image with fresh ASLR that
-// holds nothing but stdio and the connection as fd 3.
+// holds nothing but stdio, the connection as fd 3 and the scoreboard as
+// fd 4.
 type Exec struct {
 	path  string
-	argv  []string
+	argv0 string
+	count string // the board's slot count, for argv
+	n     int
 	env   []string
 	null  *os.File
-	files []uintptr // stdin, stdout, stderr; the connection is appended
+	board *os.File
+	files []uintptr // stdin, stdout, stderr; the connection and the board are appended
 }
 
-// New prepares an exec strategy. environ is the parent's environment
-// (after activation cleared LISTEN_*); the child gets it without the
-// variables that would let it talk to systemd, plus its settings.
-func New(s respond.Settings, environ []string) (*Exec, error) {
+// New prepares an exec strategy whose children record their state in
+// board's slots. environ is the parent's environment (after activation
+// cleared LISTEN_*); the child gets it without the variables that would
+// let it talk to systemd, plus its settings.
+func New(s respond.Settings, environ []string, board *scoreboard.Board) (*Exec, error) {
+	if board == nil || board.File() == nil {
+		return nil, errors.New("exec strategy: want a scoreboard with its memfd (scoreboard.New), got none")
+	}
 	null, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, fmt.Errorf("exec strategy: %w", err)
@@ -54,9 +73,12 @@ func New(s respond.Settings, environ []string) (*Exec, error) {
 	}
 	return &Exec{
 		path:  "/proc/self/exe",
-		argv:  []string{argv0, Arg},
+		argv0: argv0,
+		count: strconv.Itoa(board.Len()),
+		n:     board.Len(),
 		env:   Env(environ, s),
 		null:  null,
+		board: board.File(),
 		files: []uintptr{null.Fd(), null.Fd(), os.Stderr.Fd()},
 	}, nil
 }
@@ -64,21 +86,26 @@ func New(s respond.Settings, environ []string) (*Exec, error) {
 // Name is the strategy's name as given to --child.
 func (e *Exec) Name() string { return "exec" }
 
-// Start starts a child serving the connected socket fd and returns its
-// PID. The caller keeps fd and closes it once Start returns; the child has
-// its own copy. The child is reaped by the caller's reaper.
-func (e *Exec) Start(fd int) (int, error) {
-	files := make([]uintptr, len(e.files), len(e.files)+1)
+// Start starts a child serving the connected socket fd that records its
+// state in the board's slot (which the caller Reset) and returns its PID.
+// The caller keeps fd and closes it once Start returns; the child has its
+// own copy. The child is reaped by the caller's reaper.
+func (e *Exec) Start(fd, slot int) (int, error) {
+	if slot < 0 || slot >= e.n {
+		return 0, fmt.Errorf("start exec child: want a slot from 0 to %d, got %d", e.n-1, slot)
+	}
+	files := make([]uintptr, len(e.files), len(e.files)+2)
 	copy(files, e.files)
-	files = append(files, uintptr(fd))
-	pid, err := syscall.ForkExec(e.path, e.argv, &syscall.ProcAttr{Env: e.env, Files: files})
+	files = append(files, uintptr(fd), e.board.Fd())
+	argv := []string{e.argv0, Arg, strconv.Itoa(slot), e.count}
+	pid, err := syscall.ForkExec(e.path, argv, &syscall.ProcAttr{Env: e.env, Files: files})
 	if err != nil {
 		return 0, fmt.Errorf("start exec child: %w", os.NewSyscallError("fork/exec "+e.path, err))
 	}
 	return pid, nil
 }
 
-// Close releases the strategy's /dev/null.
+// Close releases the strategy's /dev/null (the board is the caller's).
 func (e *Exec) Close() error { return e.null.Close() }
 
 // Env returns the environment of an exec child: environ without the
@@ -88,7 +115,7 @@ func (e *Exec) Close() error { return e.null.Close() }
 // GODEBUG=containermaxprocs=0 (else the runtime keeps the cgroup's CPU
 // limit files open for the child's whole life).
 func Env(environ []string, s respond.Settings) []string {
-	env := make([]string, 0, len(environ)+5)
+	env := make([]string, 0, len(environ)+7)
 	godebug := "containermaxprocs=0"
 	for _, kv := range environ {
 		name, val, _ := strings.Cut(kv, "=")
@@ -109,6 +136,8 @@ func Env(environ []string, s respond.Settings) []string {
 		envMessage+"="+s.Message,
 		envHeaderTimeout+"="+s.HeaderTimeout.String(),
 		envChildTimeout+"="+s.ChildTimeout.String(),
+		envKeepAlive+"="+s.KeepAliveTimeout.String(),
+		envKeepAliveReqs+"="+strconv.Itoa(s.KeepAliveRequests),
 		"GOMAXPROCS=1",
 		"GODEBUG="+godebug)
 }
@@ -132,41 +161,80 @@ func settingsFromEnv(lookup func(string) (string, bool)) (respond.Settings, erro
 		}
 		*d.dst = t
 	}
+	v, _ := lookup(envKeepAlive)
+	t, err := time.ParseDuration(v)
+	if err != nil || t < 0 {
+		return s, fmt.Errorf("%s=%q: want a duration, zero or more", envKeepAlive, v)
+	}
+	s.KeepAliveTimeout = t
+	v, _ = lookup(envKeepAliveReqs)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return s, fmt.Errorf("%s=%q: want an integer, zero or more", envKeepAliveReqs, v)
+	}
+	s.KeepAliveRequests = n
 	return s, nil
 }
 
-// ServeFunc serves the connection fd with settings s within the
-// deadlines (CLOCK_MONOTONIC nanoseconds, respond.Now) and returns the
-// outcome: forkchild.ServeOnThread, the fork child's code on a thread of
-// its own. (A parameter of Main rather than an import, so that
-// forkchild's tests can run exec children.)
-type ServeFunc func(fd int, s respond.Settings, headerDeadline, deadline int64) (response.Outcome, error)
+// ServeFunc serves the connection fd with settings s, recording its state
+// in slot, its deadlines counted from start (CLOCK_MONOTONIC nanoseconds,
+// respond.Now), and returns the outcome: forkchild.ServeOnThread, the fork
+// child's code on a thread of its own. (A parameter of Main rather than an
+// import, so that forkchild's tests can run exec children.)
+type ServeFunc func(fd int, s respond.Settings, slot *scoreboard.Slot, start int64) (response.Outcome, error)
 
-// Main is the entry point of an exec child: it checks its connection on
-// respond.ConnFD, serves it with serve, then exits with the outcome as
-// exit code. It never returns. Only a failure to run at all is written to
-// stderr; the parent logs the rest.
+// Main is the entry point of an exec child: it checks its arguments (Arg,
+// its slot, the slot count), its connection on respond.ConnFD and its
+// scoreboard on BoardFD, serves the connection with serve, then exits with
+// the outcome as exit code. It never returns. Only a failure to run at all
+// is written to stderr (exit code response.Usage when started wrongly);
+// the parent logs the rest.
 func Main(serve ServeFunc) {
 	start := respond.Now()
+	slot, n, err := parseArgs(os.Args)
+	if err != nil {
+		fail(response.Usage, err)
+	}
 	s, err := settingsFromEnv(os.LookupEnv)
 	if err != nil {
-		fail(2, err)
+		fail(response.Usage, err)
 	}
 	info, err := linux.Socket(respond.ConnFD)
 	if err != nil {
-		fail(2, fmt.Errorf("fd %d: %w (child mode is started by the hellod parent, not by hand)", respond.ConnFD, err))
+		fail(response.Usage, fmt.Errorf("fd %d: %w (child mode is started by the hellod parent, not by hand)", respond.ConnFD, err))
 	}
 	if info.Listening {
-		fail(2, fmt.Errorf("fd %d is a listening socket, want a connection", respond.ConnFD))
+		fail(response.Usage, fmt.Errorf("fd %d is a listening socket, want a connection", respond.ConnFD))
 	}
-	o, err := serve(respond.ConnFD, s, start+int64(s.HeaderTimeout), start+int64(s.ChildTimeout))
+	board, err := scoreboard.Open(BoardFD, n)
 	if err != nil {
-		fail(1, err)
+		fail(response.Usage, fmt.Errorf("want the hellod scoreboard on fd %d: %w", BoardFD, err))
+	}
+	o, err := serve(respond.ConnFD, s, board.Slot(slot), start)
+	if err != nil {
+		fail(response.Failed, err)
 	}
 	os.Exit(int(o))
 }
 
-func fail(code int, err error) {
+// parseArgs reads a child's slot and the slot count from its arguments:
+// the program, Arg, SLOT, COUNT.
+func parseArgs(args []string) (slot, n int, err error) {
+	if len(args) != 4 || args[1] != Arg {
+		return 0, 0, fmt.Errorf("want arguments %q SLOT COUNT, got %q (child mode is started by the hellod parent, not by hand)", Arg, args[min(1, len(args)):])
+	}
+	n, err = strconv.Atoi(args[3])
+	if err != nil || n < 1 {
+		return 0, 0, fmt.Errorf("slot count %q: want a positive integer", args[3])
+	}
+	slot, err = strconv.Atoi(args[2])
+	if err != nil || slot < 0 || slot >= n {
+		return 0, 0, fmt.Errorf("slot %q: want an integer from 0 to %d", args[2], n-1)
+	}
+	return slot, n, nil
+}
+
+func fail(code response.Outcome, err error) {
 	fmt.Fprintf(os.Stderr, "hellod child %d: %v\n", os.Getpid(), err)
-	os.Exit(code)
+	os.Exit(int(code))
 }

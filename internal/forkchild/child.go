@@ -6,20 +6,21 @@ import (
 
 	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/response"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
 // call is what a child is forked with; clone_*.s know the layout. The
 // child gets a copy of conn..m on its own stack.
 type call struct {
-	conn           int     // 0
-	headerDeadline int64   // 8  CLOCK_MONOTONIC ns
-	deadline       int64   // 16
-	m              *mem    // 24
-	fn             uintptr // 32 ABIInternal entry of the child's main (childPC)
-	g              uintptr // 40 address of the stand-in g inside m
-	flags          uintptr // 48 clone flags: SIGCHLD, or 0 for the probe child (with CLONE_SETTLS on amd64)
-	tls            uintptr // 56 the child's thread pointer with CLONE_SETTLS (amd64: mem.tlsBase)
+	conn  int              // 0
+	start int64            // 8  CLOCK_MONOTONIC ns: the child's deadlines count from here
+	slot  *scoreboard.Slot // 16 the child's scoreboard slot (in the Board mapping, which children keep)
+	m     *mem             // 24
+	fn    uintptr          // 32 ABIInternal entry of the child's main (childPC)
+	g     uintptr          // 40 address of the stand-in g inside m
+	flags uintptr          // 48 clone flags: SIGCHLD, or 0 for the probe child (with CLONE_SETTLS on amd64)
+	tls   uintptr          // 56 the child's thread pointer with CLONE_SETTLS (amd64: mem.tlsBase)
 }
 
 // childPC is the ABIInternal entry of childMain, which a func value holds
@@ -59,5 +60,5 @@ func childMain(a *call) {
 	syscall.RawSyscall(syscall.SYS_CLOSE, 0, 0, 0)
 	syscall.RawSyscall(syscall.SYS_CLOSE, 1, 0, 0)
 	syscall.RawSyscall(syscall.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(&m.name[0])), 0)
-	exit(respond.Serve(respond.ConnFD, &m.resp, &m.buf, a.headerDeadline, a.deadline, m.strictColons))
+	exit(respond.Serve(respond.ConnFD, &m.resp, &m.buf, a.slot, &m.limits, a.start))
 }

@@ -5,7 +5,7 @@
 
 // func cloneStack(stack uintptr, a *call) (pid uintptr, errno syscall.Errno)
 //
-// *a (call: conn, headerDeadline, deadline, m, fn, g, flags, tls) rides
+// *a (call: conn, start, slot, m, fn, g, flags, tls) rides
 // into the child in registers that the system call preserves: after clone
 // the child has the parent's registers but a new stack, on which nothing
 // of the caller's frame exists, and *a lies in memory it does not have.

@@ -28,14 +28,16 @@
 //     (write barriers); cmd/hellod's TestForkChildCallsNothingButSyscalls
 //     checks the compiled code;
 //   - touches no memory but its stack, the text and read-only data of the
-//     binary and the mem mapping: it reads no package variable. The child
+//     binary, the mem mapping and its Slot of the scoreboard (shared with
+//     the parent, sync/atomic only): it reads no package variable. The child
 //     does not even have the rest: the parent marks every other writable
 //     mapping MADV_DONTFORK (the Go heap, the goroutine stacks, the
 //     binary's data and bss), so that a fork copies a few page-table
 //     entries instead of all of them, and a stray read of a global faults
-//     at once. Kept are mem, the mapping holding argv (so that ps and
-//     systemctl status show the child's command line, the parent's) and,
-//     in a cgo build, the one holding the forking thread's rseq area;
+//     at once. Kept are mem, the scoreboard's mapping, the mapping holding
+//     argv (so that ps and systemctl status show the child's command line,
+//     the parent's) and, in a cgo build, the one holding the forking
+//     thread's rseq area;
 //   - runs on mem's stack (clone_amd64.s, clone_arm64.s) with a stand-in g
 //     (mem.go's standinG; amd64: in R14 and in the thread-local slot
 //     morestack reads; arm64: in R28, where morestack reads it) whose
@@ -48,8 +50,11 @@
 //     SIGSEGV, which Probe detects once at NewFork, so that such a build
 //     refuses the strategy with one line saying why;
 //   - reads what the parent prepared before the fork: its arguments (the
-//     call struct, in registers) and mem's header and responses; it writes
-//     only its stack and mem.buf, which the parent never touches.
+//     call struct, in registers: connection, start time, Slot, mem) and
+//     mem's header and responses; it writes only its stack, mem.buf, which
+//     the parent never touches, the Dates of its (copy-on-write) copy of
+//     the responses once its connection outlives their second
+//     (respond.Table.SetDate), and its Slot.
 //
 // Signals: the parent calls syscall's runtime_BeforeFork (linknamed; one
 // of the runtime's pushed "hall of shame" symbols, so Go 1.26's linkname

@@ -17,6 +17,7 @@ import (
 	"github.com/hellod/hellod/internal/reaper"
 	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/response"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
@@ -182,31 +183,82 @@ func waitCode(t testing.TB, code <-chan int) int {
 	return -1
 }
 
-// strategy is what main makes of --child: *Fork or *execchild.Exec.
-type strategy interface {
-	Start(fd int) (pid int, err error)
+// slotStarter is what main makes of --child: *Fork or *execchild.Exec.
+type slotStarter interface {
+	Start(fd, slot int) (pid int, err error)
 	Name() string
 	Close() error
 }
 
-// newStrategy returns the strategy called name with settings s, closed
-// when the test ends.
+// strategy is a slotStarter with a scoreboard of its own, as hellod's
+// parent has: Start takes the next slot (round robin) and Resets it.
+type strategy interface {
+	Start(fd int) (pid int, err error)
+	Name() string
+	Close() error
+	// Last is the slot of the child started last.
+	Last() *scoreboard.Slot
+}
+
+type boardStrategy struct {
+	slotStarter
+	board *scoreboard.Board
+	mu    sync.Mutex
+	next  int
+	last  *scoreboard.Slot
+}
+
+func (b *boardStrategy) Start(fd int) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := b.next % b.board.Len()
+	b.next++
+	b.last = b.board.Slot(i)
+	b.last.Reset(scoreboard.Now())
+	return b.slotStarter.Start(fd, i)
+}
+
+func (b *boardStrategy) Last() *scoreboard.Slot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+// testBoard returns a scoreboard of n slots, unmapped when the test ends.
+func testBoard(t testing.TB, n int) *scoreboard.Board {
+	t.Helper()
+	b, err := scoreboard.New(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// newStrategy returns the strategy called name with settings s and a
+// board of its own, closed when the test ends.
 func newStrategy(t *testing.T, name string, s respond.Settings) strategy {
 	t.Helper()
-	var st strategy
+	b := testBoard(t, 256)
+	var st slotStarter
 	var err error
 	switch name {
 	case "exec":
-		st, err = execchild.New(s, os.Environ())
+		st, err = execchild.New(s, os.Environ(), b)
 	case "fork":
 		requireFork(t)
-		st, err = NewFork(s)
+		st, err = NewFork(s, b)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return st
+	return &boardStrategy{slotStarter: st, board: b}
+}
+
+// withBoard is st (made with board b) as a strategy.
+func withBoard(st slotStarter, b *scoreboard.Board) strategy {
+	return &boardStrategy{slotStarter: st, board: b}
 }
 
 // strategies returns an exec and a fork strategy with settings s.
@@ -224,7 +276,14 @@ func requireFork(t testing.TB) {
 	}
 }
 
-var testSettings = respond.Settings{Message: "Hello, World!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second}
+// testSettings close after every response (KeepAliveTimeout 0), as the
+// tests that read a response to its end want; keepAliveSettings do not.
+var (
+	testSettings = respond.Settings{Message: "Hello, World!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second,
+		KeepAliveRequests: 1}
+	keepAliveSettings = respond.Settings{Message: "Hello, World!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second,
+		KeepAliveTimeout: 2 * time.Second, KeepAliveRequests: 100}
+)
 
 func trunc(s string) string {
 	if len(s) > 80 {

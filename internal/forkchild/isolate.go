@@ -159,7 +159,8 @@ func keep(a uintptr) {
 // child does not need, that is all but: every mem, the binary's text and
 // read-only data (file-backed and not writable, which fork does not copy
 // anyway), the kernel's [vdso] and the like, and the mappings that
-// contain an address of mems.keep. The Go runtime maps new memory as the
+// contain an address of mems.keep (marked MADV_DOFORK again, should an
+// earlier call have marked them). The Go runtime maps new memory as the
 // heap grows; those mappings are copied until the next call. A mapping
 // madvise refuses is left as it is (it costs time, not safety).
 func isolate() error {
@@ -171,7 +172,13 @@ func isolate() error {
 	}
 next:
 	for _, m := range ms {
-		if m.special() || !m.writable() && m.Path != "" && m.Path[0] != '[' || m.containsAny(mems.keep) {
+		if m.special() || !m.writable() && m.Path != "" && m.Path[0] != '[' {
+			continue
+		}
+		if m.containsAny(mems.keep) {
+			// Kept now, it may have been marked before it was (the board
+			// of a strategy made after another's isolate).
+			linux.SetDontFork(m.Start, m.End, false)
 			continue
 		}
 		for _, r := range mems.r {

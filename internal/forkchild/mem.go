@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,11 +34,17 @@ type header struct {
 	// linux/amd64; the words below are zero, so that a build whose g slot
 	// lies elsewhere loads a nil g and faults as well. arm64 reads g from
 	// R28 only and leaves it unused (clone_arm64.go).
-	tls          [tlsWords]uintptr
-	name         [16]byte // the child's name (prctl PR_SET_NAME), NUL-terminated
-	strictColons bool     // http1.StrictColons of the parent
-	done         uint32   // ServeOnThread: the outcome plus one, once posted
-	resp         respond.Table
+	tls    [tlsWords]uintptr
+	name   [16]byte       // the child's name (prctl PR_SET_NAME), NUL-terminated
+	limits respond.Limits // the Settings, as Serve reads them
+	done   uint32         // ServeOnThread: the outcome plus one, once posted
+	// resp holds the responses; the parent keeps their Date current
+	// (refresh), and a child that outlives the second rewrites the Dates
+	// of its own copy in place (respond.Table.SetDate).
+	resp respond.Table
+	// probe is the slot of Probe's canary (its own: the board's are the
+	// server's), private to the child like the rest of mem.
+	probe scoreboard.Slot
 }
 
 // standinG stands in for the runtime's g in a fork child, which has none:
@@ -74,7 +81,7 @@ const (
 
 // newMem maps a mem with room for respBytes of responses and prepares its
 // header.
-func newMem(strictColons bool, respBytes int) (*mem, []byte, error) {
+func newMem(l respond.Limits, respBytes int) (*mem, []byte, error) {
 	size := (respOff + uintptr(respBytes) + page - 1) &^ (page - 1)
 	if size > maxMem {
 		return nil, nil, fmt.Errorf("fork child memory: want responses of at most %d bytes, got %d", maxMem-respOff, respBytes)
@@ -98,7 +105,7 @@ func newMem(strictColons bool, respBytes int) (*mem, []byte, error) {
 	m.g.stackguard0, m.g.stackguard1 = lo+stackGuard, lo+stackGuard
 	m.tls[tlsWords-1] = uintptr(unsafe.Pointer(&m.g))
 	copy(m.name[:len(m.name)-1], childName)
-	m.strictColons = strictColons
+	m.limits = l
 	registerMem(b)
 	return m, b, nil
 }
@@ -111,23 +118,8 @@ func (m *mem) tlsBase() uintptr {
 // setResponses copies rs into the mapping b of m and points m's table at
 // the copies. It reports false, changing nothing, when they do not fit.
 func (m *mem) setResponses(b []byte, rs *respond.Table) bool {
-	total := 0
-	for _, r := range rs {
-		total += len(r)
-	}
-	if int(respOff)+total > len(b) {
+	if len(b) < int(respOff) {
 		return false
 	}
-	off := int(respOff)
-	for o, r := range rs {
-		n := copy(b[off:], r)
-		// A slice of non-heap memory stored in non-heap memory: the GC
-		// neither scans nor frees either.
-		m.resp[o] = b[off : off+n : off+n]
-		if n == 0 {
-			m.resp[o] = nil
-		}
-		off += n
-	}
-	return true
+	return rs.Place(&m.resp, b[respOff:])
 }

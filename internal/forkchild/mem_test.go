@@ -22,11 +22,13 @@ import (
 func TestForkChildMemory(t *testing.T) {
 	requireFork(t)
 	h := newHarness(t)
-	st, err := NewFork(testSettings)
+	board := testBoard(t, 1)
+	f, err := NewFork(testSettings, board)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer f.Close()
+	st := withBoard(f, board)
 	heapObject := new([4096]byte)
 	heapObject[0] = 1
 	var onStack int
@@ -55,17 +57,22 @@ func TestForkChildMemory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child %d: %v", pid, err)
 	}
-	inMem := false
+	inMem, inBoard := false, false
+	boardAddr, _ := board.Mapping()
 	for _, m := range maps {
+		inBoard = inBoard || m.Start <= boardAddr && boardAddr < m.End
 		for what, a := range absent {
 			if m.Start <= a && a < m.End {
 				t.Errorf("child %d: want no copy of %s (%#x), got it in %+v", pid, what, a, m)
 			}
 		}
-		inMem = inMem || m.Start <= uintptr(unsafe.Pointer(st.m)) && uintptr(unsafe.Pointer(st.m)) < m.End
+		inMem = inMem || m.Start <= uintptr(unsafe.Pointer(f.m)) && uintptr(unsafe.Pointer(f.m)) < m.End
+	}
+	if !inBoard {
+		t.Errorf("child %d: want the scoreboard (%#x) mapped, got %+v", pid, boardAddr, maps)
 	}
 	if !inMem {
-		t.Errorf("child %d: want mem (%p) mapped, got %+v", pid, st.m, maps)
+		t.Errorf("child %d: want mem (%p) mapped, got %+v", pid, f.m, maps)
 	}
 	t.Logf("fork child: RssAnon %d kB, VmPTE %d kB; parent: RssAnon %d kB, VmPTE %d kB",
 		procStatusKB(t, pid, "RssAnon"), procStatusKB(t, pid, "VmPTE"), procStatusKB(t, os.Getpid(), "RssAnon"), procStatusKB(t, os.Getpid(), "VmPTE"))
@@ -87,11 +94,13 @@ func TestForkLargeMessage(t *testing.T) {
 	msg := bytes.Repeat([]byte("0123456789abcdef"), 64<<10/16)
 	s := testSettings
 	s.Message = string(msg)
-	st, err := NewFork(s)
+	b := testBoard(t, 1)
+	f, err := NewFork(s, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer f.Close()
+	st := withBoard(f, b)
 	client, fd := dialAccept(t, h.lfd, h.addr, nil)
 	defer client.Close()
 	_, code := h.start(st, fd)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hellod/hellod/internal/http1"
 	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,13 +21,12 @@ import (
 // responder, from responses the parent prepared, exactly as an exec child
 // does, and exits with the outcome. See the CONTRACT in doc.go.
 type Fork struct {
-	s respond.Settings
+	s     respond.Settings
+	board *scoreboard.Board // the children's slots
 
-	mu   sync.Mutex // serialises forks and every write to mem
-	sec  int64      // the second of the Date in mem's responses
-	mem  []byte     // the mem mapping
-	m    *mem
-	resp respond.Table // the responses of sec, reused to build the next
+	mu  sync.Mutex // serialises forks and every write to mem
+	mem []byte     // the mem mapping
+	m   *mem
 
 	mapped   []metrics.Sample // the runtime's mapped memory, read once a second
 	isolated struct {
@@ -39,11 +39,15 @@ type Fork struct {
 // runtime's mapped memory seems unchanged.
 const isolateEvery = 60 // seconds
 
-// NewFork prepares a fork strategy: the child's memory and responses, the
-// parent's other mappings marked not to be copied into children. It
-// returns Probe's error when this build's fork child does not work.
-func NewFork(s respond.Settings) (*Fork, error) {
-	f, err := newFork(s)
+// NewFork prepares a fork strategy whose children record their state in
+// board's slots: the child's memory and responses, the parent's other
+// mappings but board's marked not to be copied into children. It returns
+// Probe's error when this build's fork child does not work.
+func NewFork(s respond.Settings, board *scoreboard.Board) (*Fork, error) {
+	if board == nil {
+		return nil, errors.New("fork strategy: want a scoreboard, got none")
+	}
+	f, err := newFork(s, board)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +58,9 @@ func NewFork(s respond.Settings) (*Fork, error) {
 	return f, nil
 }
 
-// newFork is NewFork without the probe.
-func newFork(s respond.Settings) (*Fork, error) {
+// newFork is NewFork without the probe (and board nil for the probe's own
+// strategy, whose canary has a slot in mem).
+func newFork(s respond.Settings, board *scoreboard.Board) (*Fork, error) {
 	if err := archSupported(); err != nil {
 		return nil, err
 	}
@@ -64,21 +69,25 @@ func newFork(s respond.Settings) (*Fork, error) {
 		return nil, fmt.Errorf("fork child memory: %w", err)
 	}
 	keep(args)
-	f := &Fork{s: s}
+	if board != nil {
+		addr, _ := board.Mapping()
+		keep(addr)
+	}
+	f := &Fork{s: s, board: board}
 	now := time.Now()
-	size := f.resp.Build(s.Message, now)
-	m, b, err := newMem(http1.StrictColons(), size)
+	var resp respond.Table
+	size := resp.Build(s.Message, now)
+	m, b, err := newMem(s.Limits(http1.StrictColons()), size)
 	if err != nil {
 		return nil, err
 	}
 	f.m, f.mem = m, b
-	if !m.setResponses(b, &f.resp) {
+	if !m.setResponses(b, &resp) {
 		f.Close()
 		return nil, fmt.Errorf("fork child memory: %d bytes of responses do not fit", size)
 	}
-	f.sec = now.Unix()
 	f.mapped = []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
-	if err := f.isolate(f.sec); err != nil {
+	if err := f.isolate(now.Unix()); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -112,42 +121,51 @@ func (f *Fork) isolate(sec int64) error {
 	return isolate()
 }
 
-// refresh brings the responses in mem to now's second, at most once a
-// second; then, if the runtime has mapped or unmapped memory since the
-// last isolate (or that was a minute ago), it runs it again to mark
-// MADV_DONTFORK what the runtime mapped. Called with f.mu held.
-func (f *Fork) refresh(now time.Time) error {
+// refresh brings the Dates of the responses in mem to now's second in
+// place, at most once a second; then, if the runtime has mapped or
+// unmapped memory since the last isolate (or that was a minute ago), it
+// runs it again to mark MADV_DONTFORK what the runtime mapped. Called with
+// f.mu held.
+func (f *Fork) refresh(now time.Time) {
 	sec := now.Unix()
-	if sec == f.sec {
-		return nil
+	if sec == f.m.resp.Second() {
+		return
 	}
-	f.resp.Build(f.s.Message, now)
-	if !f.m.setResponses(f.mem, &f.resp) {
-		return errors.New("responses grew beyond the fork child memory")
-	}
-	f.sec = sec
+	f.m.resp.SetDate(sec)
 	metrics.Read(f.mapped)
 	if f.mapped[0].Value.Uint64() != f.isolated.mapped || sec-f.isolated.sec >= isolateEvery {
 		f.isolate(sec) // best effort: what it misses is only copied
 	}
-	return nil
 }
 
-// Start starts a child serving the connected socket fd and returns its
-// PID. The caller keeps fd and closes it once Start returns; the child has
-// its own copy. The child is reaped by the caller's reaper. Start is safe
-// for concurrent use: forks are serialised, and a child sees the
-// responses as they were at its fork.
-func (f *Fork) Start(fd int) (int, error) {
-	pid, err := f.start(fd, uintptr(syscall.SIGCHLD))
+// Start starts a child serving the connected socket fd that records its
+// state in the board's slot (which the caller Reset) and returns its PID.
+// The caller keeps fd and closes it once Start returns; the child has its
+// own copy. The child is reaped by the caller's reaper. Start is safe for
+// concurrent use: forks are serialised, and a child sees the responses as
+// they were at its fork.
+func (f *Fork) Start(fd, slot int) (int, error) {
+	if f.board == nil || slot < 0 || slot >= f.board.Len() {
+		return 0, fmt.Errorf("start fork child: want a slot from 0 to %d, got %d", f.boardLen()-1, slot)
+	}
+	pid, err := f.start(fd, f.board.Slot(slot), uintptr(syscall.SIGCHLD))
 	if err != nil {
 		return 0, fmt.Errorf("start fork child: %w", err)
 	}
 	return pid, nil
 }
 
-// start forks a child on fd with exit signal exitSignal.
-func (f *Fork) start(fd int, exitSignal uintptr) (int, error) {
+// boardLen is the number of slots (0 without a board).
+func (f *Fork) boardLen() int {
+	if f.board == nil {
+		return 0
+	}
+	return f.board.Len()
+}
+
+// start forks a child on fd and slot (nil: the canary's, in mem) with exit
+// signal exitSignal.
+func (f *Fork) start(fd int, slot *scoreboard.Slot, exitSignal uintptr) (int, error) {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		return 0, os.NewSyscallError("clock_gettime", err)
@@ -158,8 +176,9 @@ func (f *Fork) start(fd int, exitSignal uintptr) (int, error) {
 	if f.m == nil {
 		return 0, errors.New("strategy closed")
 	}
-	if err := f.refresh(time.Now()); err != nil {
-		return 0, err
+	f.refresh(time.Now())
+	if slot == nil {
+		slot = &f.m.probe
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -168,12 +187,7 @@ func (f *Fork) start(fd int, exitSignal uintptr) (int, error) {
 			return 0, err
 		}
 	}
-	a := call{
-		conn:           fd,
-		headerDeadline: now + int64(f.s.HeaderTimeout),
-		deadline:       now + int64(f.s.ChildTimeout),
-		m:              f.m,
-	}
+	a := call{conn: fd, start: now, slot: slot, m: f.m}
 	pid, errno := clone(&a, exitSignal)
 	if errno != 0 {
 		return 0, os.NewSyscallError("clone", errno)

@@ -26,3 +26,21 @@ func TestProbe(t *testing.T) {
 		t.Logf("%s: Probe: the canary fork child answered its GET and exited 0", runtime.GOARCH)
 	}
 }
+
+func TestSameButDate(t *testing.T) {
+	want := []byte("HTTP/1.1 200 OK\r\nDate: Wed, 02 Dec 2026 02:26:19 GMT\r\nContent-Length: 2\r\n\r\nhi")
+	for _, c := range []struct {
+		got  string
+		same bool
+	}{
+		{string(want), true},
+		{"HTTP/1.1 200 OK\r\nDate: Wed, 02 Dec 2026 02:26:20 GMT\r\nContent-Length: 2\r\n\r\nhi", true},
+		{"HTTP/1.1 200 OK\r\nDate: Wed, 02 Dec 2026 02:26:20 GMT\r\nContent-Length: 2\r\n\r\nho", false},
+		{"HTTP/1.1 400 OK\r\nDate: Wed, 02 Dec 2026 02:26:19 GMT\r\nContent-Length: 2\r\n\r\nhi", false},
+		{"HTTP/1.1 200 OK\r\n", false},
+	} {
+		if got := sameButDate([]byte(c.got), want); got != c.same {
+			t.Errorf("%q: want %v, got %v", c.got, c.same, got)
+		}
+	}
+}

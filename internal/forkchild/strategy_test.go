@@ -140,7 +140,8 @@ func exchange(t *testing.T, h *harness, st strategy, req string, halfClose, rese
 // TestChildDescriptors lists what a child of each strategy holds while it
 // waits for its request: a fork child only stderr (2) and its connection
 // (3), none of the parent's other descriptors (its listener, the Go
-// runtime's epoll and eventfd, ...); an exec child also /dev/null as 0 and 1.
+// runtime's epoll and eventfd, ...); an exec child also /dev/null as 0 and 1
+// and the scoreboard's memfd as 4.
 func TestChildDescriptors(t *testing.T) {
 	requireFork(t)
 	h := newHarness(t)
@@ -163,7 +164,7 @@ func TestChildDescriptors(t *testing.T) {
 	}{
 		{"fork", func(conn string) map[int]string { return map[int]string{2: parent[2], 3: conn} }},
 		{"exec", func(conn string) map[int]string {
-			return map[int]string{0: os.DevNull, 1: os.DevNull, 2: parent[2], 3: conn}
+			return map[int]string{0: os.DevNull, 1: os.DevNull, 2: parent[2], 3: conn, 4: "/memfd:hellod-scoreboard (deleted)"}
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

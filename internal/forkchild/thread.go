@@ -12,12 +12,13 @@ import (
 	"github.com/hellod/hellod/internal/http1"
 	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/response"
+	"github.com/hellod/hellod/internal/scoreboard"
 )
 
 // ServeOnThread serves the connection fd with a fork child's code and
-// memory, on a thread of its own that the Go runtime does not know, and
-// returns the outcome; headerDeadline and deadline are CLOCK_MONOTONIC
-// nanoseconds (respond.Now). It is how an exec child serves, and why:
+// memory, on a thread of its own that the Go runtime does not know,
+// recording its state in slot, and returns the outcome; the deadlines
+// count from start, CLOCK_MONOTONIC nanoseconds (respond.Now). It is how an exec child serves, and why:
 // the responder makes raw system calls (it must, in a fork child), and a
 // goroutine blocked in one holds its P, so the runtime's sysmon thread
 // wakes every 10 ms and signals it to preempt it (SIGURG, EINTR, the
@@ -30,20 +31,21 @@ import (
 // in mem, wakes the caller and exits. The caller exits the process after:
 // the mapping is not unmapped. Where this architecture has no clone entry
 // (clone_other.go) it serves from the calling goroutine.
-func ServeOnThread(fd int, s respond.Settings, headerDeadline, deadline int64) (response.Outcome, error) {
+func ServeOnThread(fd int, s respond.Settings, slot *scoreboard.Slot, start int64) (response.Outcome, error) {
 	var t respond.Table
 	size := t.Build(s.Message, time.Now())
+	l := s.Limits(http1.StrictColons())
 	if archSupported() != nil {
-		return respond.Serve(fd, &t, new(respond.Buffer), headerDeadline, deadline, http1.StrictColons()), nil
+		return respond.Serve(fd, &t, new(respond.Buffer), slot, &l, start), nil
 	}
-	m, b, err := newMem(http1.StrictColons(), size)
+	m, b, err := newMem(l, size)
 	if err != nil {
 		return 0, err
 	}
 	if !m.setResponses(b, &t) {
 		return 0, fmt.Errorf("responder memory: %d bytes of responses do not fit", size)
 	}
-	a := call{conn: fd, headerDeadline: headerDeadline, deadline: deadline, m: m}
+	a := call{conn: fd, start: start, slot: slot, m: m}
 	runtime.LockOSThread() // runtime_BeforeFork's thread: never unlocked, the process exits after
 	if _, errno := startThread(&a); errno != 0 {
 		return 0, fmt.Errorf("responder thread: %w", os.NewSyscallError("clone", errno))
@@ -78,7 +80,7 @@ var threadPC = func() uintptr {
 //go:nocheckptr
 func threadMain(a *call) {
 	m := a.m
-	o := respond.Serve(a.conn, &m.resp, &m.buf, a.headerDeadline, a.deadline, m.strictColons)
+	o := respond.Serve(a.conn, &m.resp, &m.buf, a.slot, &m.limits, a.start)
 	m.done = uint32(o) + 1
 	syscall.RawSyscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&m.done)), futexWakePrivate, 1, 0, 0, 0)
 	for {

@@ -52,7 +52,8 @@ func TestForkTorture(t *testing.T) {
 	// correctness, and under qemu-user on a loaded machine a child has
 	// started reading more than 5 s after its fork.
 	s := respond.Settings{Message: "torture\n", HeaderTimeout: 20 * time.Second, ChildTimeout: 40 * time.Second}
-	f, err := NewFork(s)
+	const slots = 64
+	f, err := NewFork(s, testBoard(t, slots))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestForkTorture(t *testing.T) {
 					fail("#%d: %v", i, err)
 					return
 				}
-				pid, err := f.Start(fd)
+				pid, err := f.Start(fd, i%slots)
 				linux.Close(fd)
 				if err != nil {
 					c.Close()

@@ -2,76 +2,101 @@ package http1
 
 import "github.com/hellod/hellod/internal/response"
 
+// Request is what Classify found in a complete head.
+type Request struct {
+	Outcome response.Outcome
+	// KeepAlive: the client lets the connection persist (RFC 9112 section
+	// 9.3): HTTP/1.1 without a "close" Connection option, HTTP/1.0 with a
+	// "keep-alive" one and no "close". False when the head is malformed.
+	KeepAlive bool
+	// HTTP10: an HTTP/1.0 request (a persistent answer must say
+	// Connection: keep-alive).
+	HTTP10 bool
+	// Body is the Content-Length of the request body: 0 none, -1 chunked
+	// or unknown (the connection must close after the response).
+	Body int64
+}
+
 // header fields the decision depends on.
 type headerFields struct {
 	hosts, cls, tes int
-	host, cl, te    [2]int // value spans in the header section
+	host, cl        [2]int // value spans in the header section
 	clMismatch      bool
 	trailerBad      bool
 	spaceInName     bool // a field name with a space (not a token)
 	folded          bool // obsolete line folding
+	connClose       bool // a Connection field lists "close"
+	connKeepAlive   bool // a Connection field lists "keep-alive"
+	te              codings
 }
 
-// Classify returns the outcome hellod answers a complete head (through its
-// empty line) whose request line ends at lineEnd with, and sets *body when
-// the request declares a body. It may rewrite the header section in place
-// (folded lines are joined as textproto joins them).
+// Classify returns what hellod answers a complete head (through its empty
+// line) whose request line ends at lineEnd with. It may rewrite the header
+// section in place (folded lines are joined as textproto joins them).
 //
 //go:norace
 //go:nocheckptr
-func Classify(head []byte, lineEnd int, strictColons bool, body *bool) response.Outcome {
-	if lineEnd < 1 || lineEnd > len(head) {
-		return response.BadRequest
+func Classify(head []byte, lineEnd int, strictColons bool) Request {
+	var rl requestLine
+	if !parseRequestLine(head, lineEnd, strictColons, &rl) {
+		return Request{Outcome: response.BadRequest}
 	}
-	line := head[:lineEnd-1]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	sp := index(line, ' ')
-	if sp < 0 {
-		return response.BadRequest
-	}
-	method, rest := line[:sp], line[sp+1:]
-	sp = index(rest, ' ')
-	if sp < 0 {
-		return response.BadRequest
-	}
-	target, proto := rest[:sp], rest[sp+1:]
-	if !isToken(method) {
-		return response.BadRequest
-	}
-	major, minor, ok := parseVersion(proto)
-	if !ok {
-		return response.BadRequest
-	}
-	connect := equal(method, "CONNECT") && !(len(target) > 0 && target[0] == '/')
-	if !validRequestURI(target, connect, strictColons) {
-		return response.BadRequest
-	}
+	method, target := head[rl.method[0]:rl.method[1]], head[rl.target[0]:rl.target[1]]
+	major, minor := rl.major, rl.minor
 	sec := head[lineEnd:]
 	var hs headerFields
 	if !parseHeaders(sec, &hs) {
-		return response.BadRequest
+		return Request{Outcome: response.BadRequest}
 	}
 	if hs.hosts > 1 {
-		return response.BadRequest
+		return Request{Outcome: response.BadRequest}
 	}
 	// readTransfer: HTTP/0.0 counts as 1.1 there.
 	teApplies := major > 1 || (major == 1 && minor >= 1) || (major == 0 && minor == 0)
 	chunked := false
 	if hs.tes > 0 && teApplies {
-		if hs.tes != 1 || !equalFold(sec[hs.te[0]:hs.te[1]], "chunked") {
-			return response.BadRequest
+		if o := codingsOutcome(&hs.te); o != 0 {
+			return Request{Outcome: o}
 		}
 		chunked = true
 	}
-	if hs.cls > 0 && (hs.clMismatch || !validContentLength(sec[hs.cl[0]:hs.cl[1]])) {
-		return response.BadRequest
+	var cl int64
+	if hs.cls > 0 {
+		n, ok := parseContentLength(sec[hs.cl[0]:hs.cl[1]])
+		if !ok || hs.clMismatch {
+			return Request{Outcome: response.BadRequest}
+		}
+		cl = n
 	}
 	if chunked && hs.trailerBad {
-		return response.BadRequest
+		return Request{Outcome: response.BadRequest}
 	}
-	*body = chunked || (hs.cls > 0 && !isZero(sec[hs.cl[0]:hs.cl[1]]))
+	req := Request{
+		HTTP10: major == 1 && minor == 0,
+		Body:   cl,
+		// http's shouldClose, which is RFC 9112 section 9.3.
+		KeepAlive: major == 1 && !hs.connClose && (minor >= 1 || hs.connKeepAlive),
+	}
+	switch {
+	case chunked:
+		req.Body = -1
+	case hs.tes > 0:
+		// RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding
+		// has faulty framing; close after the response. (net/http ignores
+		// the field in HTTP/1.0, go.dev/issue/12785, and may keep the
+		// connection: the RFC wins.)
+		req.Body, req.KeepAlive = -1, false
+	}
+	req.Outcome = classifyRest(method, target, sec, major, minor, &hs)
+	return req
+}
+
+// classifyRest is the outcome of a head http.ReadRequest accepted, decided
+// as net/http's server decides.
+//
+//go:norace
+//go:nocheckptr
+func classifyRest(method, target, sec []byte, major, minor int, hs *headerFields) response.Outcome {
 	if major != 1 {
 		return response.VersionNotSupported
 	}
@@ -98,73 +123,28 @@ func Classify(head []byte, lineEnd int, strictColons bool, body *bool) response.
 	return response.MethodNotAllowed
 }
 
-// parseVersion is http.ParseHTTPVersion.
+// parseContentLength is http's parseContentLength (strconv.ParseUint(s,
+// 10, 63) of the trimmed value).
 //
 //go:norace
 //go:nocheckptr
-func parseVersion(p []byte) (major, minor int, ok bool) {
-	if len(p) != 8 || !equal(p[:5], "HTTP/") || p[6] != '.' {
-		return 0, 0, false
-	}
-	if p[5] < '0' || p[5] > '9' || p[7] < '0' || p[7] > '9' {
-		return 0, 0, false
-	}
-	return int(p[5] - '0'), int(p[7] - '0'), true
-}
-
-// validContentLength is http's parseContentLength (strconv.ParseUint(s, 10,
-// 63) of the trimmed value).
-//
-//go:norace
-//go:nocheckptr
-func validContentLength(v []byte) bool {
+func parseContentLength(v []byte) (int64, bool) {
 	v = trimSpace(v)
 	if len(v) == 0 {
-		return false
+		return 0, false
 	}
 	var n uint64
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c < '0' || c > '9' {
-			return false
+			return 0, false
 		}
 		if n > (1<<63-1-uint64(c-'0'))/10 {
-			return false
+			return 0, false
 		}
 		n = n*10 + uint64(c-'0')
 	}
-	return true
-}
-
-// isZero reports whether a valid Content-Length value is zero.
-//
-//go:norace
-//go:nocheckptr
-func isZero(v []byte) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] >= '1' && v[i] <= '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// validHost rejects Host values with bytes no authority can contain
-// (RFC 3986 section 3.2): controls, spaces and delimiters outside it.
-//
-//go:norace
-//go:nocheckptr
-func validHost(h []byte) bool {
-	for i := 0; i < len(h); i++ {
-		switch b := h[i]; {
-		case b <= ' ' || b >= 0x7f:
-			return false
-		case b == '/' || b == '?' || b == '#' || b == '\\' || b == '"' || b == '<' || b == '>' ||
-			b == '^' || b == '`' || b == '{' || b == '|' || b == '}':
-			return false
-		}
-	}
-	return true
+	return int64(n), true
 }
 
 // isValueByte is textproto's validHeaderValueByte.
@@ -311,10 +291,10 @@ func headerField(sec []byte, kv, w int, hs *headerFields) bool {
 		}
 		hs.cls++
 	case equalFold(key, "transfer-encoding"):
-		if hs.tes == 0 {
-			hs.te = [2]int{vs, w}
-		}
+		addCodings(&hs.te, sec[vs:w])
 		hs.tes++
+	case equalFold(key, "connection"):
+		connectionOptions(sec[vs:w], hs)
 	case equalFold(key, "trailer"):
 		if badTrailer(sec[vs:w]) {
 			hs.trailerBad = true
@@ -337,32 +317,3 @@ func sameTrimmed(a, b []byte) bool {
 	}
 	return true
 }
-
-// badTrailer reports whether a Trailer value names a field http's
-// fixTrailer refuses (Transfer-Encoding, Trailer, Content-Length).
-//
-//go:norace
-//go:nocheckptr
-func badTrailer(v []byte) bool {
-	for len(v) > 0 {
-		i := index(v, ',')
-		var e []byte
-		if i < 0 {
-			e, v = v, nil
-		} else {
-			e, v = v[:i], v[i+1:]
-		}
-		e = trimSpace(e)
-		if !isToken(e) {
-			continue
-		}
-		if equalFold(e, "transfer-encoding") || equalFold(e, "trailer") || equalFold(e, "content-length") {
-			return true
-		}
-	}
-	return false
-}
-
-// validRequestURI reports whether url.ParseRequestURI accepts target (as
-// "http://"+target for a CONNECT whose target does not start with "/").
-//

@@ -1,10 +1,16 @@
-// Package http1 reads and judges one HTTP/1.1 request head (RFC 9112,
-// https://www.rfc-editor.org/rfc/rfc9112): it collects the head in a
-// caller's buffer within hellod's limits and decides the outcome hellod
-// answers it with, byte for byte as net/http.ReadRequest (with net/url and
-// net/textproto of this Go release) plus the checks of net/http's server
-// would decide; the tests hold net/http as the reference and FuzzParser
-// compares the two.
+// Package http1 reads and judges HTTP/1.1 request heads (RFC 9112,
+// https://www.rfc-editor.org/rfc/rfc9112): it collects a head in a
+// caller's buffer within hellod's limits, decides the outcome hellod
+// answers it with and whether the connection may persist, and moves on to
+// the next pipelined head (Scanner.Next). It decides byte for byte as
+// net/http.ReadRequest (with net/url and net/textproto of this Go release)
+// plus the checks of net/http's server would, and judges the request line
+// as soon as it ends, as net/http does; where the RFC and net/http
+// disagree the RFC wins: the Host grammar (host.go), the asterisk form
+// only for OPTIONS (line.go), transfer codings (fields.go) and
+// Transfer-Encoding in HTTP/1.0 (classify.go). The tests hold net/http,
+// with those rules, as the reference; FuzzParser and FuzzPipeline compare
+// the two.
 //
 // Both child strategies run this parser (through internal/respond), and in
 // a fork child it runs between clone(2) and exit_group(2) on a stack of its

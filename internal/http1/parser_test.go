@@ -13,11 +13,12 @@ import (
 
 // parse runs the parser over data as if it arrived in reads of at most
 // chunk bytes and then the stream ended, as the responder drives it. It
-// returns the outcome, whether a body was declared and, for a complete
-// head, the head as Feed collected it.
-func parse(data []byte, chunk int, strict bool) (o response.Outcome, body bool, head []byte) {
+// returns what it found and, for a complete head, the head as Feed
+// collected it.
+func parse(data []byte, chunk int, strict bool) (req Request, head []byte) {
 	buf := make([]byte, BufSize)
 	var h Scanner
+	h.SetStrictColons(strict)
 	h.Reset()
 	for len(data) > 0 {
 		free := h.Free(buf)
@@ -26,17 +27,16 @@ func parse(data []byte, chunk int, strict bool) (o response.Outcome, body bool, 
 		if o, done := h.Feed(buf, n); done {
 			if o == Complete {
 				head = bytes.Clone(buf[:h.w]) // Classify may rewrite it
-				o, body = h.Classify(buf, strict)
-				return o, body, head
+				return h.Classify(buf, strict), head
 			}
-			return o, false, nil
+			return Request{Outcome: o}, nil
 		}
 	}
-	return h.Ended(buf, EndOfStream), false, nil
+	return Request{Outcome: h.Ended(buf, EndOfStream)}, nil
 }
 
 // reference is refDecide over the same bytes, read in pieces of chunk.
-func reference(data []byte, chunk int) (response.Outcome, bool) {
+func reference(data []byte, chunk int) Request {
 	return refDecide(bufio.NewReaderSize(&chunkReader{data, chunk}, 4096))
 }
 
@@ -103,7 +103,7 @@ func TestParserOutcomes(t *testing.T) {
 	strict := StrictColons()
 	for _, c := range decideCases {
 		t.Run(c.name, func(t *testing.T) {
-			if got, _, _ := parse([]byte(c.in), 4096, strict); got != c.want {
+			if got, _ := parse([]byte(c.in), 4096, strict); got.Outcome != c.want {
 				t.Errorf("want %v, got %v", c.want, got)
 			}
 		})
@@ -214,12 +214,12 @@ func TestParserMatchesReference(t *testing.T) {
 // agree compares the parser with the reference on data read in pieces of
 // chunk bytes.
 func agree(data []byte, chunk int, strict bool) error {
-	want, wantBody := reference(data, chunk)
-	got, body, head := parse(data, chunk, strict)
-	// The declared body matters only to a 200 (the responder lingers
-	// after every other response); net/http says "a body" for HTTP/2.0.
-	if got != want || (want == response.OKGet || want == response.OKHead) && body != wantBody {
-		return fmt.Errorf("reads of %d: want %v (body %v) as net/http, got %v (body %v)", chunk, want, wantBody, got, body)
+	want := reference(data, chunk)
+	got, head := parse(data, chunk, strict)
+	// The rest matters only to a 200 (every other response closes); net/http
+	// says "a body" for HTTP/2.0.
+	if got.Outcome != want.Outcome || (want.Outcome == response.OKGet || want.Outcome == response.OKHead) && got != want {
+		return fmt.Errorf("reads of %d: want %+v as net/http, got %+v", chunk, want, got)
 	}
 	if head != nil {
 		refHead, err := refReadHead(bufio.NewReaderSize(&chunkReader{data, chunk}, 4096))

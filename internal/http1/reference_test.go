@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"regexp"
+	"strings"
 
 	"github.com/hellod/hellod/internal/response"
 )
@@ -18,39 +20,70 @@ import (
 var (
 	errLineTooLong    = errors.New("request line too long")
 	errHeaderTooLarge = errors.New("header section too large")
+	errBadLine        = errors.New("malformed request line")
 )
 
-// refDecide reads one request head from r and decides the response, also
-// reporting whether the request declared a body. It reads nothing past the
-// empty line that ends the header section.
-func refDecide(r *bufio.Reader) (response.Outcome, bool) {
+// refRequest is the reference's Request.
+type refRequest = Request
+
+// refDecide reads one request head from r and decides the response. It
+// reads nothing past the empty line that ends the header section.
+func refDecide(r *bufio.Reader) refRequest {
+	req, _ := refDecideHead(r)
+	return req
+}
+
+// refDecideHead is refDecide, also reporting whether it read a complete
+// head.
+func refDecideHead(r *bufio.Reader) (refRequest, bool) {
 	head, err := refReadHead(r)
 	switch {
 	case err == nil:
 	case errors.Is(err, errLineTooLong):
 		if refLooksLikeRequestLine(head) {
-			return response.URITooLong, false
+			return refRequest{Outcome: response.URITooLong}, false
 		}
-		return response.BadRequest, false
+		return refRequest{Outcome: response.BadRequest}, false
 	case errors.Is(err, errHeaderTooLarge):
-		return response.HeaderTooLarge, false
+		return refRequest{Outcome: response.HeaderTooLarge}, false
+	case errors.Is(err, errBadLine):
+		return refRequest{Outcome: response.BadRequest}, false
 	case errors.Is(err, io.EOF) && len(bytes.TrimLeft(head, "\r\n")) > 0:
 		// Half-closed after part of a request: tell it why nothing follows.
-		return response.BadRequest, false
+		return refRequest{Outcome: response.BadRequest}, false
 	default: // EOF before anything, ECONNRESET, ...
-		return response.ClientGone, false
+		return refRequest{Outcome: response.ClientGone}, false
 	}
-	return refClassify(head)
+	return refClassify(head), true
 }
 
 // refClassify parses a complete request head with the standard library and
-// returns the outcome hellod answers it with and whether a body was declared.
-func refClassify(head []byte) (response.Outcome, bool) {
+// returns what hellod answers it with.
+func refClassify(head []byte) refRequest {
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
-	if err != nil {
-		return response.BadRequest, false
+	if err != nil && strings.Contains(err.Error(), "transfer encoding") {
+		// net/http's server answers 501 to any Transfer-Encoding but a
+		// single "chunked" field; the RFC decides instead (refCodings).
+		if o := refCodings(refHeader(head)["Transfer-Encoding"]); o != 0 {
+			return refRequest{Outcome: o}
+		}
+		req, err = http.ReadRequest(bufio.NewReader(bytes.NewReader(refOneChunked(head))))
 	}
-	return refClassifyRequest(req, head), req.ContentLength != 0 || len(req.TransferEncoding) > 0
+	if err != nil {
+		return refRequest{Outcome: response.BadRequest}
+	}
+	r := refRequest{
+		Outcome:   refClassifyRequest(req, head),
+		KeepAlive: !req.Close,
+		HTTP10:    req.ProtoMajor == 1 && req.ProtoMinor == 0,
+		Body:      req.ContentLength,
+	}
+	if len(refHeader(head)["Transfer-Encoding"]) > 0 && !req.ProtoAtLeast(1, 1) {
+		// RFC 9112 section 6.1: faulty framing, close (net/http ignores the
+		// field in HTTP/1.0 and keeps the connection: the RFC wins).
+		r.KeepAlive, r.Body = false, -1
+	}
+	return r
 }
 
 func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
@@ -80,13 +113,12 @@ func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
 	// without a Host header, or with more than one, or an invalid one.
 	// (ReadRequest drops the Host header from req.Header, so count them in
 	// the header section itself.)
-	hosts := refHostHeaders(head)
+	hosts := refHeader(head)["Host"]
 	if len(hosts) > 1 || (req.ProtoAtLeast(1, 1) && len(hosts) == 0) {
 		return response.BadRequest
 	}
-	// validHost is hellod's own rule, not net/http's: it has no other
-	// reference than itself.
-	if len(hosts) == 1 && !validHost([]byte(hosts[0])) {
+	// The Host grammar is the RFC's, stricter than net/http's server.
+	if len(hosts) == 1 && !refHostRE.MatchString(hosts[0]) {
 		return response.BadRequest
 	}
 	switch req.Method {
@@ -98,15 +130,15 @@ func refClassifyRequest(req *http.Request, head []byte) response.Outcome {
 	return response.MethodNotAllowed
 }
 
-// refHostHeaders returns the values of the Host header fields in a request
-// head that http.ReadRequest accepted.
-func refHostHeaders(head []byte) []string {
+// refHeader returns the header fields of a request head that
+// http.ReadRequest accepted, Host included.
+func refHeader(head []byte) textproto.MIMEHeader {
 	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(head)))
 	if _, err := tp.ReadLine(); err != nil {
 		return nil
 	}
 	h, _ := tp.ReadMIMEHeader()
-	return h["Host"]
+	return h
 }
 
 // refReadHead reads a request head (request line and header section, through
@@ -140,6 +172,9 @@ func refReadHead(r *bufio.Reader) ([]byte, error) {
 		case empty:
 			return head, nil
 		case lineEnd < 0:
+			if !refRequestLineOK(head) {
+				return head, errBadLine
+			}
 			lineEnd = len(head)
 		}
 		lineStart = len(head)
@@ -206,3 +241,100 @@ func refIsTokenChar(b byte) bool {
 	}
 	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), b) >= 0
 }
+
+// refRequestLineOK judges a request line (through its LF) as net/http's
+// ReadRequest does as soon as it has read it, plus RFC 9112 section
+// 3.2.4's rule that only OPTIONS has an asterisk-form target ("*"), which
+// net/http leaves to the handler (its ServeMux answers 400).
+func refRequestLineOK(line []byte) bool {
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(append(bytes.Clone(line), "\r\n"...))))
+	if err != nil {
+		return false
+	}
+	return req.ProtoMajor != 1 || req.RequestURI != "*" || req.Method == http.MethodOptions
+}
+
+// refCodings is RFC 9112's verdict on the Transfer-Encoding values of an
+// HTTP/1.1 request: 0 for chunked alone, 400 when chunked is not the final
+// coding or is applied twice or a coding is malformed (section 6.3), 501
+// for codings the server does not know before a final chunked (section
+// 6.1).
+func refCodings(values []string) response.Outcome {
+	var codings []string
+	for _, v := range values {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.Trim(e, " \t"); e != "" {
+				codings = append(codings, e)
+			}
+		}
+	}
+	chunked := 0
+	for _, c := range codings {
+		name, _, _ := strings.Cut(c, ";")
+		if !refIsToken(strings.Trim(name, " \t")) {
+			return response.BadRequest
+		}
+		if strings.EqualFold(c, "chunked") {
+			chunked++
+		}
+	}
+	switch {
+	case len(codings) == 0 || !strings.EqualFold(codings[len(codings)-1], "chunked") || chunked > 1:
+		return response.BadRequest
+	case len(codings) > 1:
+		return response.NotImplemented
+	}
+	return 0
+}
+
+// refOneChunked rewrites head's Transfer-Encoding fields (with their
+// continuation lines) as one "Transfer-Encoding: chunked", what net/http
+// understands.
+func refOneChunked(head []byte) []byte {
+	lines := bytes.SplitAfter(head, []byte("\n"))
+	out := append([]byte(nil), lines[0]...)
+	out = append(out, "Transfer-Encoding: chunked\r\n"...)
+	dropping := false
+	for _, l := range lines[1:] {
+		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') && dropping {
+			continue
+		}
+		name, _, _ := bytes.Cut(l, []byte(":"))
+		if dropping = bytes.EqualFold(name, []byte("Transfer-Encoding")); !dropping {
+			out = append(out, l...)
+		}
+	}
+	return out
+}
+
+// refHostRE is the Host field's grammar (RFC 9112 section 3.2, RFC 3986
+// section 3.2.2 and appendix A) as a regular expression.
+var refHostRE = func() *regexp.Regexp {
+	r := strings.NewReplacer(
+		"H16", `[0-9A-Fa-f]{1,4}`,
+		"LS32", `(?:H16:H16|IPV4)`,
+		"IPV4", `(?:DEC\.DEC\.DEC\.DEC)`,
+		"DEC", `(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])`,
+	)
+	expand := func(s string) string {
+		for i := 0; i < 4; i++ {
+			s = r.Replace(s)
+		}
+		return s
+	}
+	ipv6 := expand(strings.Join([]string{
+		`(?:H16:){6}LS32`,
+		`::(?:H16:){5}LS32`,
+		`(?:H16)?::(?:H16:){4}LS32`,
+		`(?:(?:H16:){0,1}H16)?::(?:H16:){3}LS32`,
+		`(?:(?:H16:){0,2}H16)?::(?:H16:){2}LS32`,
+		`(?:(?:H16:){0,3}H16)?::H16:LS32`,
+		`(?:(?:H16:){0,4}H16)?::LS32`,
+		`(?:(?:H16:){0,5}H16)?::H16`,
+		`(?:(?:H16:){0,6}H16)?::`,
+	}, "|"))
+	const unreservedSubDelims = `A-Za-z0-9\-._~!$&'()*+,;=`
+	ipvFuture := `[vV][0-9A-Fa-f]+\.[` + unreservedSubDelims + `:]+`
+	regName := `(?:[` + unreservedSubDelims + `]|%[0-9A-Fa-f]{2})*`
+	return regexp.MustCompile(`^(?:\[(?:` + ipv6 + `|` + ipvFuture + `)\]|` + regName + `)(?::[0-9]*)?$`)
+}()

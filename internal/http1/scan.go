@@ -30,6 +30,8 @@ type Scanner struct {
 	lineEnd   int // end of the request line (after its LF), -1 before
 	overflow  bool
 	extra     bool // bytes after the head were read with it
+	rs, re    int  // where those bytes are in the buffer
+	strict    bool // StrictColons, for the request line's check
 }
 
 // tooLongFrag is where the third 4 KiB fragment of an overlong request
@@ -48,11 +50,20 @@ const (
 	ReadFailed  = -2
 )
 
-// Reset makes h ready for a new head.
+// Reset makes h ready for a new head. It keeps SetStrictColons's setting.
 //
 //go:norace
 //go:nocheckptr
-func (h *Scanner) Reset() { *h = Scanner{lineEnd: -1} }
+func (h *Scanner) Reset() { *h = Scanner{lineEnd: -1, strict: h.strict} }
+
+// SetStrictColons tells h the StrictColons of this process, which Feed's
+// check of a request line as it ends needs for absolute-form targets (as
+// Classify is told it). Without it Feed lets a host with several colons
+// pass, and Classify rejects it once the head is complete.
+//
+//go:norace
+//go:nocheckptr
+func (h *Scanner) SetStrictColons(strict bool) { h.strict = strict }
 
 // Free is where the next read into buf goes: at most 4096 bytes, as
 // net/http's bufio.Reader reads. It is empty only when the buffer is full,
@@ -116,8 +127,15 @@ func (h *Scanner) Feed(buf []byte, n int) (response.Outcome, bool) {
 			continue
 		case empty:
 			h.extra = r+1 < end
+			h.rs, h.re = r+1, end
 			return Complete, true
 		case h.lineEnd < 0:
+			// As net/http, judge the request line at once: a malformed one
+			// gets 400 now, not after a header section or a timeout.
+			var rl requestLine
+			if !parseRequestLine(buf[:h.w], h.w, h.strict, &rl) {
+				return response.BadRequest, true
+			}
 			h.lineEnd = h.w
 		}
 		h.lineStart = h.w
@@ -152,16 +170,50 @@ func (h *Scanner) Ended(buf []byte, res int) response.Outcome {
 }
 
 // Classify classifies the complete head Feed reported (Complete) with the
-// package's Classify, also reporting whether the request declared a body.
+// package's Classify.
 //
 //go:norace
 //go:nocheckptr
-func (h *Scanner) Classify(buf []byte, strictColons bool) (o response.Outcome, body bool) {
+func (h *Scanner) Classify(buf []byte, strictColons bool) Request {
 	if h.w > len(buf) {
-		return response.BadRequest, false
+		return Request{Outcome: response.BadRequest}
 	}
-	o = Classify(buf[:h.w], h.lineEnd, strictColons, &body)
-	return o, body
+	return Classify(buf[:h.w], h.lineEnd, strictColons)
+}
+
+// Next drops the head just classified and then up to skip body bytes
+// already in buf, moves the rest to buf's start, readies h for the next
+// head and, when no body remains unread (left == 0), feeds the moved bytes
+// as Feed does (a pipelined head may be complete already: done). left is
+// how many body bytes the caller must still read from the socket and drop
+// before calling Feed again (the buffer is empty then).
+//
+//go:norace
+//go:nocheckptr
+func (h *Scanner) Next(buf []byte, skip int64) (o response.Outcome, done bool, left int64) {
+	rs, re := h.rs, h.re
+	if re > len(buf) || rs > re || rs < 0 {
+		rs, re = 0, 0
+	}
+	if skip < 0 {
+		skip = 0
+	}
+	if n := int64(re - rs); skip >= n {
+		rs, left = re, skip-n
+	} else {
+		rs += int(skip)
+	}
+	m := 0 // copy would call memmove, which a fork child cannot
+	for ; rs < re; rs++ {
+		buf[m] = buf[rs]
+		m++
+	}
+	h.Reset()
+	if left > 0 || m == 0 {
+		return 0, false, left
+	}
+	o, done = h.Feed(buf, m)
+	return o, done, 0
 }
 
 // Extra reports whether bytes after the head came with it (pipelined

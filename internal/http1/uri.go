@@ -1,5 +1,8 @@
 package http1
 
+// validRequestURI reports whether url.ParseRequestURI accepts target (as
+// "http://"+target for a CONNECT whose target does not start with "/").
+//
 //go:norace
 //go:nocheckptr
 func validRequestURI(t []byte, connect, strictColons bool) bool {

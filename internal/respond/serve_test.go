@@ -11,6 +11,7 @@ import (
 
 	"github.com/hellod/hellod/internal/http1"
 	"github.com/hellod/hellod/internal/response"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,24 +52,51 @@ func tcpPair(t *testing.T) (int, *net.TCPConn) {
 	return fd, client.(*net.TCPConn)
 }
 
+// served is a Serve running in a goroutine: its outcome once it returns,
+// and its scoreboard slot.
+type served struct {
+	done <-chan response.Outcome
+	slot *scoreboard.Slot
+}
+
 // serveAsync serves fd in a goroutine as a child does: responses built,
-// deadlines counted from now.
-func serveAsync(fd int, s Settings) <-chan response.Outcome {
+// deadlines counted from now, a slot of a board of its own.
+func serveAsync(t *testing.T, fd int, s Settings) served {
+	t.Helper()
+	return serveAsyncTable(t, fd, s, time.Now())
+}
+
+// serveAsyncTable is serveAsync with the responses' Date at date.
+func serveAsyncTable(t *testing.T, fd int, s Settings, date time.Time) served {
+	t.Helper()
+	b, err := scoreboard.New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ch := make(chan response.Outcome, 1)
-	var t Table
-	t.Build(s.Message, time.Now())
+	t.Cleanup(func() {
+		<-ch // the goroutine ends by the child's deadlines; then unmap
+		b.Close()
+	})
+	slot := b.Slot(0)
+	slot.Reset(scoreboard.Now())
+	tab := new(Table)
+	tab.Build(s.Message, date)
+	l := s.Limits(http1.StrictColons())
 	now := Now()
 	go func() {
-		o := Serve(fd, &t, new(Buffer), now+int64(s.HeaderTimeout), now+int64(s.ChildTimeout), http1.StrictColons())
+		o := Serve(fd, tab, new(Buffer), slot, &l, now)
 		// Close before reporting: once the test has the outcome it may end,
 		// and the next test may get this descriptor number.
 		unix.Close(fd)
 		ch <- o
+		ch <- o // for the cleanup
 	}()
-	return ch
+	return served{ch, slot}
 }
 
-var testSettings = Settings{Message: "Hello, World!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second}
+var testSettings = Settings{Message: "Hello, World!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second,
+	KeepAliveTimeout: 2 * time.Second, KeepAliveRequests: 100}
 
 // TestServe: the exact response of the table, and the outcome, for a GET,
 // a HEAD and a bad request.
@@ -77,13 +105,14 @@ func TestServe(t *testing.T) {
 		req string
 		o   response.Outcome
 	}{
-		{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", response.OKGet},
-		{"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", response.OKHead},
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", response.OKGet},
+		{"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", response.OKHead},
+		{"GET / HTTP/1.0\r\n\r\n", response.OKGet},
 		{"GET / HTTP/1.1\r\n\r\n", response.BadRequest},
 	} {
 		fd, client := tcpPair(t)
 		start := time.Now()
-		done := serveAsync(fd, testSettings)
+		done := serveAsync(t, fd, testSettings).done
 		if _, err := client.Write([]byte(c.req)); err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +138,7 @@ func TestServeHeaderTimeout(t *testing.T) {
 	s := testSettings
 	s.HeaderTimeout = 200 * time.Millisecond
 	start := time.Now()
-	done := serveAsync(fd, s)
+	done := serveAsync(t, fd, s).done
 	client.Write([]byte("GET / HTTP/1.1\r\n")) // and never the rest
 	all, err := io.ReadAll(client)
 	if err != nil {
@@ -131,7 +160,7 @@ func TestServeTricklingClientStillTimesOut(t *testing.T) {
 	fd, client := tcpPair(t)
 	s := testSettings
 	s.HeaderTimeout = 300 * time.Millisecond
-	done := serveAsync(fd, s)
+	done := serveAsync(t, fd, s).done
 	stop := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -163,7 +192,7 @@ func TestServeBodyDoesNotResetResponse(t *testing.T) {
 	// A request body the child never reads must not turn into a RST that
 	// destroys the response before the client reads it.
 	fd, client := tcpPair(t)
-	done := serveAsync(fd, testSettings)
+	done := serveAsync(t, fd, testSettings).done
 	body := bytes.Repeat([]byte("b"), 32<<10)
 	req := append([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 32768\r\n\r\n"), body...)
 	if _, err := client.Write(req); err != nil {
@@ -182,7 +211,7 @@ func TestServeBodyDoesNotResetResponse(t *testing.T) {
 
 func TestServeClientGone(t *testing.T) {
 	fd, client := tcpPair(t)
-	done := serveAsync(fd, testSettings)
+	done := serveAsync(t, fd, testSettings).done
 	client.Close()
 	if o := <-done; o != response.ClientGone {
 		t.Errorf("want outcome %v, got %v", response.ClientGone, o)
@@ -191,21 +220,21 @@ func TestServeClientGone(t *testing.T) {
 
 func TestServeClientNeverReads(t *testing.T) {
 	// A client that sends requests but never reads: the child's writes
-	// stop at its deadline instead of blocking forever.
+	// stop at WriteTimeout instead of blocking forever.
 	fd, client := tcpPair(t)
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
 	client.SetReadBuffer(4096)
 	s := testSettings
 	s.Message = strings.Repeat("m", 16<<20) // more than both socket buffers hold
 	s.ChildTimeout = 500 * time.Millisecond
-	done := serveAsync(fd, s)
+	done := serveAsync(t, fd, s).done
 	client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	select {
 	case o := <-done:
 		if o != response.WriteFailed {
 			t.Errorf("want outcome %v, got %v", response.WriteFailed, o)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("want the child to stop writing at its deadline")
+	case <-time.After(WriteTimeout + 5*time.Second):
+		t.Fatalf("want the child to stop writing within %s of the write's start", WriteTimeout)
 	}
 }

@@ -30,13 +30,14 @@ const (
 	URITooLong          Outcome = 14 // 414: request line (target) over the limit
 	HeaderTooLarge      Outcome = 15 // 431: header section over the limit
 	VersionNotSupported Outcome = 16 // 505: HTTP major version other than 1
+	NotImplemented      Outcome = 17 // 501: a transfer coding hellod does not know
 	ClientGone          Outcome = 20 // peer closed or reset before a full request; nothing sent
 	WriteFailed         Outcome = 21 // the response could not be written (peer gone or too slow)
 )
 
 // Responses lists every outcome that sends a response, in a stable order.
 var Responses = []Outcome{OKGet, OKHead, BadRequest, MethodNotAllowed, RequestTimeout,
-	URITooLong, HeaderTooLarge, VersionNotSupported}
+	URITooLong, HeaderTooLarge, VersionNotSupported, NotImplemented}
 
 // FromExitCode maps a child's exit code back to its outcome.
 func FromExitCode(code int) (Outcome, bool) {
@@ -46,7 +47,7 @@ func FromExitCode(code int) (Outcome, bool) {
 	}
 	switch o {
 	case OKGet, Failed, Usage, OKHead, BadRequest, MethodNotAllowed, RequestTimeout,
-		URITooLong, HeaderTooLarge, VersionNotSupported, ClientGone, WriteFailed:
+		URITooLong, HeaderTooLarge, VersionNotSupported, NotImplemented, ClientGone, WriteFailed:
 		return o, true
 	}
 	return 0, false
@@ -67,6 +68,8 @@ func (o Outcome) Status() int {
 		return 414
 	case HeaderTooLarge:
 		return 431
+	case NotImplemented:
+		return 501
 	case VersionNotSupported:
 		return 505
 	}
@@ -102,34 +105,10 @@ func (o Outcome) String() string {
 	return "unknown outcome " + strconv.Itoa(int(o))
 }
 
-// Append appends the complete response for o to dst: status line, headers
-// (Date, Content-Type, Content-Length, Connection: close, and Allow for 405)
-// and, except for HEAD, the body. message is the body of a 200. It returns
-// dst unchanged for outcomes that send nothing.
+// Append appends the complete response for o to dst that closes the
+// connection: AppendConn with Close.
 func Append(dst []byte, o Outcome, message string, date time.Time) []byte {
-	status := o.Status()
-	if status == 0 {
-		return dst
-	}
-	body := message
-	if status != 200 {
-		body = strconv.Itoa(status) + " " + statusText(status) + "\n"
-	}
-	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(status), 10)
-	dst = append(dst, ' ')
-	dst = append(dst, statusText(status)...)
-	dst = append(dst, "\r\nDate: "...)
-	dst = date.UTC().AppendFormat(dst, timeFormat)
-	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	dst = strconv.AppendInt(dst, int64(len(body)), 10)
-	if o == MethodNotAllowed {
-		dst = append(dst, "\r\nAllow: GET, HEAD"...)
-	}
-	dst = append(dst, "\r\nConnection: close\r\n\r\n"...)
-	if o != OKHead {
-		dst = append(dst, body...)
-	}
+	dst, _ = AppendConn(dst, o, message, date, Close)
 	return dst
 }
 
@@ -154,6 +133,8 @@ func statusText(status int) string {
 		return "Request URI Too Long"
 	case 431:
 		return "Request Header Fields Too Large"
+	case 501:
+		return "Not Implemented"
 	case 505:
 		return "HTTP Version Not Supported"
 	}

@@ -108,3 +108,13 @@ func TestStatusTextMatchesNetHTTP(t *testing.T) {
 		t.Errorf("want %q, got %q", http.TimeFormat, timeFormat)
 	}
 }
+
+// TestNotImplemented: 501 is net/http's Not Implemented, sent and reported.
+func TestNotImplemented(t *testing.T) {
+	if NotImplemented.Status() != http.StatusNotImplemented || statusText(501) != http.StatusText(http.StatusNotImplemented) {
+		t.Errorf("want 501 %q, got %d %q", http.StatusText(501), NotImplemented.Status(), statusText(501))
+	}
+	if o, ok := FromExitCode(17); !ok || o != NotImplemented {
+		t.Errorf("want exit code 17 to be NotImplemented, got %v, %v", o, ok)
+	}
+}

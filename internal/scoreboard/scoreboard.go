@@ -12,8 +12,10 @@
 //
 // The child's methods (Set, Wake, Served, Stopped) run in a fork child under
 // internal/forkchild's CONTRACT: no allocation, no runtime calls, no package
-// variables, //go:norace and //go:nocheckptr (sync/atomic's functions are
-// compiler intrinsics on amd64 and arm64: no call).
+// variables, //go:norace and //go:nocheckptr: their atomic operations
+// (atomic.go) are sync/atomic's, compiler intrinsics on amd64 and arm64 (no
+// call), except in a race build, where sync/atomic calls the race
+// detector and assembly ones stand in (atomic_race.go).
 package scoreboard
 
 import (
@@ -95,8 +97,8 @@ var _ [unsafe.Sizeof(Slot{}) - SlotSize]byte
 //go:norace
 //go:nocheckptr
 func (s *Slot) Set(st State, now int64) {
-	atomic.StoreInt64(&s.since, now)
-	atomic.StoreUint32(&s.state, uint32(st))
+	store64(&s.since, now)
+	store32(&s.state, uint32(st))
 }
 
 // Wake moves an Idle child to Reading at now, unless the parent has
@@ -106,13 +108,13 @@ func (s *Slot) Set(st State, now int64) {
 //go:norace
 //go:nocheckptr
 func (s *Slot) Wake(now int64) bool {
-	atomic.StoreInt64(&s.since, now)
+	store64(&s.since, now)
 	for {
-		old := atomic.LoadUint32(&s.state)
+		old := load32(&s.state)
 		if State(old) == Closing {
 			return false
 		}
-		if atomic.CompareAndSwapUint32(&s.state, old, uint32(Reading)) {
+		if cas32(&s.state, old, uint32(Reading)) {
 			return true
 		}
 	}
@@ -127,10 +129,10 @@ func (s *Slot) Served(o uint8, n int) {
 	if i >= Outcomes {
 		i = Outcomes - 1
 	}
-	atomic.AddUint32(&s.counts[i], 1)
-	atomic.AddUint64(&s.bytes, uint64(n))
-	atomic.StoreUint32(&s.last, uint32(o))
-	atomic.AddUint32(&s.requests, 1)
+	add32(&s.counts[i], 1)
+	add64(&s.bytes, uint64(n))
+	store32(&s.last, uint32(o))
+	add32(&s.requests, 1)
 }
 
 // Stopped reports whether the parent asked the child to close after its
@@ -138,7 +140,7 @@ func (s *Slot) Served(o uint8, n int) {
 //
 //go:norace
 //go:nocheckptr
-func (s *Slot) Stopped() bool { return atomic.LoadUint32(&s.stop) != 0 }
+func (s *Slot) Stopped() bool { return load32(&s.stop) != 0 }
 
 // Reset prepares the slot for a child about to start, at now. Parent side.
 func (s *Slot) Reset(now int64) {

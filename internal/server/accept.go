@@ -20,12 +20,12 @@ const (
 	maxBackoff = time.Second
 )
 
-// acquire takes a child slot, waiting at the cap. It returns false when the
-// server stops accepting meanwhile.
-func (s *Server) acquire() bool {
+// acquire takes a free scoreboard slot for the next child, waiting at the
+// cap. It returns false when the server stops accepting meanwhile.
+func (s *Server) acquire() (int, bool) {
 	select {
-	case s.slots <- struct{}{}:
-		return true
+	case i := <-s.slots:
+		return i, true
 	default:
 	}
 	if s.atCap.CompareAndSwap(false, true) {
@@ -37,20 +37,23 @@ func (s *Server) acquire() bool {
 		s.log.Warn(fmt.Sprintf("%d children running (--max-children): not accepting until one exits; new connections wait in the listen backlog", s.o.MaxChildren),
 			"MAX_CHILDREN", s.o.MaxChildren)
 	}
+	var i int
 	select {
-	case s.slots <- struct{}{}:
+	case i = <-s.slots:
 	case <-s.stop:
-		return false
+		return 0, false
 	}
 	if s.atCap.CompareAndSwap(true, false) {
 		waited := time.Since(time.Unix(0, s.capSince.Load()))
 		s.log.Info(fmt.Sprintf("below --max-children again after %s: accepting", waited.Round(time.Millisecond)),
 			"MAX_CHILDREN", s.o.MaxChildren)
 	}
-	return true
+	return i, true
 }
 
-func (s *Server) release() { <-s.slots }
+// release puts slot i, free again (scoreboard state Free), back on the free
+// list. It never blocks: the list has room for every slot.
+func (s *Server) release(i int) { s.slots <- i }
 
 // acceptLoop accepts connections on rc until the server stops accepting.
 func (s *Server) acceptLoop(rc syscall.RawConn) error {
@@ -66,19 +69,20 @@ func (s *Server) acceptLoop(rc syscall.RawConn) error {
 		return !errors.Is(aerr, unix.EAGAIN)
 	}
 	for {
-		if !s.acquire() {
+		slot, ok := s.acquire()
+		if !ok {
 			return nil
 		}
 		err := rc.Read(accept)
 		if err != nil {
-			s.release()
+			s.release(slot)
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) || s.stopping() {
 				return nil
 			}
 			return err
 		}
 		if aerr != nil {
-			s.release()
+			s.release(slot)
 			switch {
 			case temporaryAcceptError(aerr):
 				continue
@@ -102,7 +106,7 @@ func (s *Server) acceptLoop(rc syscall.RawConn) error {
 			s.log.Info(fmt.Sprintf("accept recovered after %d failures in %s", failures, time.Since(failingSince).Round(time.Millisecond)))
 			failingSince, failures, backoff = time.Time{}, 0, 0
 		}
-		if err := s.spawn(nfd, peer); err != nil {
+		if err := s.spawn(nfd, peer, slot); err != nil {
 			backoff = nextBackoff(backoff)
 			if !s.pause(backoff) {
 				return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,11 +24,13 @@ func TestServesEveryListener(t *testing.T) {
 			t.Errorf("%s: want a 200, got %q", l.Addr, got)
 		}
 	}
-	fx.log.waitForN(t, "GET -> 200", 2)
+	fx.log.waitForN(t, ": 1 request (1x 200) in", 2)
+	fx.waitNoChildren(t)
 	if st := fx.srv.Stats(); st.Served != 2 || st.Active != 0 {
 		t.Errorf("want 2 served, 0 active, got %+v", st)
 	}
-	for _, want := range []string{"CHILD_PID=1001", "REMOTE_ADDR=127.0.0.1:", "EXIT_STATUS=0", "HTTP_STATUS=200", "DURATION_MS=", "REMOTE_ADDR=unix"} {
+	for _, want := range []string{"CHILD_PID=1001", "REMOTE_ADDR=127.0.0.1:", "EXIT_STATUS=0", "HTTP_STATUS=200", "DURATION_MS=", "REMOTE_ADDR=unix",
+		"REQUESTS=1", `RESPONSES="1x 200"`} {
 		if !strings.Contains(fx.log.String(), want) {
 			t.Errorf("want %q in the log, got:\n%s", want, fx.log.String())
 		}
@@ -85,6 +88,12 @@ func TestStartFailureClosesAndGoesOn(t *testing.T) {
 		t.Errorf("want the connection closed, got %q", got)
 	}
 	fx.log.waitFor(t, "cannot start a child for 127.0.0.1:")
+	fx.fake.mu.Lock()
+	failed := fx.fake.failedSlot
+	fx.fake.mu.Unlock()
+	if st := fx.srv.board.Slot(failed).Read().State; st != scoreboard.Free {
+		t.Errorf("want the slot of the failed start free again, got %s", st)
+	}
 	// The slot was released: the next connection is served.
 	c2 := dial(t, fx.ls[0])
 	fx.fake.serve(fx.fake.waitStarted(t))

@@ -8,10 +8,15 @@ import (
 )
 
 func TestChildTimeoutKills(t *testing.T) {
-	fx := newFixture(t, Options{ChildTimeout: 50 * time.Millisecond})
+	// Killed at ChildTimeout + the overrun (a response begun may finish).
+	fx := newFixture(t, Options{ChildTimeout: 50 * time.Millisecond, overrun: 100 * time.Millisecond})
+	t0 := time.Now()
 	c := dial(t, fx.ls[0])
 	pid := fx.fake.waitStarted(t)
 	fx.log.waitFor(t, "killed by signal SIGKILL")
+	if el := time.Since(t0); el < 150*time.Millisecond {
+		t.Errorf("want the kill at ChildTimeout + overrun (150ms) at the earliest, got it after %s", el)
+	}
 	if got := readAll(t, c); got != "" {
 		t.Errorf("want the connection closed without a response, got %q", got)
 	}

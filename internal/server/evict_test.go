@@ -11,6 +11,7 @@ import (
 
 	"github.com/hellod/hellod/internal/activation"
 	"github.com/hellod/hellod/internal/reaper"
+	"github.com/hellod/hellod/internal/scoreboard"
 )
 
 func TestEvictOldestAtCapWhenConnectionsWait(t *testing.T) {
@@ -42,7 +43,7 @@ func TestEvictOldestAtCapWhenConnectionsWait(t *testing.T) {
 		t.Errorf("want the evicted client closed without a response, got %q", got)
 	}
 	fx.log.waitFor(t, fmt.Sprintf("child %d for", p1))
-	if !strings.Contains(fx.log.String(), "sent by hellod: evicted after") {
+	if !strings.Contains(fx.log.String(), "sent by hellod: evicted: reading a head for") {
 		t.Errorf("want the eviction on the exit line, got:\n%s", fx.log.String())
 	}
 }
@@ -137,61 +138,75 @@ func TestStoppingLeavesTheBacklogAlone(t *testing.T) {
 	fx.waitDone(t)
 }
 
+// slotState is a fake child's scoreboard state, entered age ago.
+type slotState struct {
+	st  scoreboard.State
+	age time.Duration
+}
+
 // newEvictorServer returns a Server that is not serving, whose child table
-// holds children of the given ages (pid: age), each watched by the fake so
-// that a SIGKILL reaches it.
-func newEvictorServer(t *testing.T, after time.Duration, ages map[int]time.Duration) (*Server, *fakeChildren) {
+// holds children in the given states (pid: state), each on a slot of its
+// own and watched by the fake so that a SIGKILL reaches it.
+func newEvictorServer(t *testing.T, after time.Duration, states map[int]slotState) (*Server, *fakeChildren) {
 	t.Helper()
 	fake := newFake()
-	s, err := New(Options{MaxChildren: len(ages), ChildTimeout: time.Hour, ShutdownTimeout: time.Minute,
+	s, err := New(Options{MaxChildren: len(states), ChildTimeout: time.Hour, ShutdownTimeout: time.Minute,
 		EvictAfter: after, Starter: fake, Reaper: fake})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.closeBoard)
+	fake.board = s.board
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
-	for pid, age := range ages {
+	for pid, st := range states {
+		i := <-s.slots
+		s.board.Slot(i).Reset(scoreboard.Now())
+		s.board.Slot(i).Set(st.st, scoreboard.Now()-int64(st.age))
 		c := s.record()
-		c.pid, c.start, c.deadline = pid, now.Add(-age), now.Add(time.Hour)
+		c.pid, c.slot, c.start, c.deadline = pid, i, now.Add(-st.age), now.Add(time.Hour)
 		s.children[pid] = c
+		fake.slots[pid] = i
 		fake.watch[pid] = func(reaper.Exit) {} // the exit is not reaped: the record stays
 	}
 	return s, fake
 }
 
 func TestEvictorPicksOldestStaleFirst(t *testing.T) {
-	s, fake := newEvictorServer(t, time.Second, map[int]time.Duration{
-		1: 5 * time.Second, 2: 30 * time.Second, 3: 2 * time.Second,
-		4: 100 * time.Millisecond, // younger than EvictAfter: never evicted
-		5: 10 * time.Second,
+	r := func(age time.Duration) slotState { return slotState{scoreboard.Reading, age} }
+	s, fake := newEvictorServer(t, time.Second, map[int]slotState{
+		1: r(5 * time.Second), 2: r(30 * time.Second), 3: r(2 * time.Second),
+		4: r(100 * time.Millisecond), // younger than EvictAfter: never evicted
+		5: r(10 * time.Second),
 	})
 	ev := s.ev
 	if n := ev.stale(); n != 4 {
 		t.Errorf("want 4 stale children, got %d", n)
 	}
-	if k := ev.evict(2); k != 2 {
+	if _, k := ev.evict(2); k != 2 {
 		t.Errorf("evict(2): want 2 evicted, got %d", k)
 	}
 	want := []string{"2:SIGKILL", "5:SIGKILL"}
 	if got := fake.signalList(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("evict(2): want the two oldest killed, oldest first, %v, got %v", want, got)
 	}
-	// Asked for more than are stale: the rest of the stale ones, once each.
-	if k := ev.evict(10); k != 2 {
+	// Asked for more than are stale: the rest of the stale ones, once each
+	// (the two killed and not reaped yet count against the 10).
+	if _, k := ev.evict(10); k != 2 {
 		t.Errorf("evict(10): want 2 evicted, got %d", k)
 	}
 	want = append(want, "1:SIGKILL", "3:SIGKILL")
 	if got := fake.signalList(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("evict(10): want %v, got %v", want, got)
 	}
-	if k := ev.evict(10); k != 0 {
+	if _, k := ev.evict(10); k != 0 {
 		t.Errorf("evict again: want none (all stale ones killed already), got %d", k)
 	}
-	if st := s.Stats(); st.Evicted != 4 || st.Killed != 4 {
-		t.Errorf("want 4 evicted and 4 killed, got %+v", st)
+	if st := s.Stats(); st.Evicted != 4 || st.Killed != 4 || st.IdleClosed != 0 {
+		t.Errorf("want 4 evicted, 4 killed, 0 idle closed, got %+v", st)
 	}
 	if n := ev.recentEvictions(); n != 4 {
 		t.Errorf("want 4 recent evictions, got %d", n)
@@ -199,8 +214,21 @@ func TestEvictorPicksOldestStaleFirst(t *testing.T) {
 	s.mu.Lock()
 	why := s.children[2].killed.Load()
 	s.mu.Unlock()
-	if why == nil || !strings.HasPrefix(*why, "evicted after 30") {
-		t.Errorf("want child 2's kill reason to be its eviction after 30s, got %v", why)
+	if why == nil || !strings.HasPrefix(*why, "evicted: reading a head for 30") {
+		t.Errorf("want child 2's kill reason to be its eviction after 30s of reading, got %v", why)
+	}
+}
+
+func TestEvictorCountsPendingKills(t *testing.T) {
+	// One waiting connection, one child killed already and not reaped: its
+	// slot is on its way back, nobody else is evicted.
+	r := slotState{scoreboard.Reading, time.Minute}
+	s, fake := newEvictorServer(t, time.Second, map[int]slotState{1: r, 2: r})
+	if _, k := s.ev.evict(1); k != 1 {
+		t.Fatalf("evict(1): want 1 evicted, got %d", k)
+	}
+	if _, k := s.ev.evict(1); k != 0 {
+		t.Errorf("evict(1) again before the reap: want none, got %d (signals %v)", k, fake.signalList())
 	}
 }
 

@@ -19,35 +19,44 @@ import (
 	"github.com/hellod/hellod/internal/activation"
 	"github.com/hellod/hellod/internal/reaper"
 	"github.com/hellod/hellod/internal/response"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
 // fakeChildren is the seam: a Starter and a Reaper in one, with no
 // processes. Each "child" holds a duplicate of its connection until the
-// test ends it.
+// test ends it, and writes its scoreboard slot as the test tells it (set,
+// count): it starts Reading, as a child that got a head's first byte.
 type fakeChildren struct {
-	mu       sync.Mutex
-	next     int
-	conns    map[int]int // pid -> fd
-	watch    map[int]func(reaper.Exit)
-	exited   map[int]reaper.Exit
-	started  chan int
-	failNext error
-	signals  []string
+	mu         sync.Mutex
+	board      *scoreboard.Board // the server's
+	next       int
+	conns      map[int]int // pid -> fd
+	slots      map[int]int // pid -> scoreboard slot
+	watch      map[int]func(reaper.Exit)
+	exited     map[int]reaper.Exit
+	started    chan int
+	failNext   error
+	failedSlot int // the slot of the last failed Start
+	signals    []string
+	killStates map[int]scoreboard.State // the slot's state when the SIGKILL came
 }
 
 func newFake() *fakeChildren {
-	return &fakeChildren{next: 1000, conns: map[int]int{}, watch: map[int]func(reaper.Exit){},
-		exited: map[int]reaper.Exit{}, started: make(chan int, 1000)}
+	return &fakeChildren{next: 1000, conns: map[int]int{}, slots: map[int]int{}, watch: map[int]func(reaper.Exit){},
+		exited: map[int]reaper.Exit{}, started: make(chan int, 1000), killStates: map[int]scoreboard.State{}}
 }
 
 func (f *fakeChildren) Name() string { return "fake" }
 
-func (f *fakeChildren) Start(fd int) (int, error) {
+func (f *fakeChildren) Start(fd, slot int) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if st := f.board.Slot(slot).Read().State; st != scoreboard.Starting {
+		return 0, fmt.Errorf("fake: want slot %d reset (starting) before Start, got %s", slot, st)
+	}
 	if err := f.failNext; err != nil {
-		f.failNext = nil
+		f.failNext, f.failedSlot = nil, slot
 		return 0, err
 	}
 	nfd, err := unix.Dup(fd)
@@ -56,8 +65,41 @@ func (f *fakeChildren) Start(fd int) (int, error) {
 	}
 	f.next++
 	f.conns[f.next] = nfd
+	f.slots[f.next] = slot
+	f.board.Slot(slot).Set(scoreboard.Reading, scoreboard.Now())
 	f.started <- f.next
 	return f.next, nil
+}
+
+// slot is child pid's scoreboard slot.
+func (f *fakeChildren) slot(pid int) *scoreboard.Slot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, ok := f.slots[pid]
+	if !ok {
+		panic(fmt.Sprintf("fake: no child %d", pid))
+	}
+	return f.board.Slot(i)
+}
+
+// set puts child pid in state st, entered age ago.
+func (f *fakeChildren) set(pid int, st scoreboard.State, age time.Duration) {
+	f.slot(pid).Set(st, scoreboard.Now()-int64(age))
+}
+
+// count records k responses with outcome o, as child pid would.
+func (f *fakeChildren) count(pid int, o response.Outcome, k int) {
+	sl := f.slot(pid)
+	for range k {
+		sl.Served(uint8(o), 100)
+	}
+}
+
+func (f *fakeChildren) killState(pid int) (scoreboard.State, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.killStates[pid]
+	return st, ok
 }
 
 func (f *fakeChildren) Watch(pid int, fn func(reaper.Exit)) {
@@ -75,6 +117,9 @@ func (f *fakeChildren) Signal(pid int, sig unix.Signal) error {
 	f.mu.Lock()
 	_, ok := f.watch[pid]
 	f.signals = append(f.signals, fmt.Sprintf("%d:%s", pid, unix.SignalName(sig)))
+	if i, ok := f.slots[pid]; ok {
+		f.killStates[pid] = f.board.Slot(i).Read().State
+	}
 	f.mu.Unlock()
 	if !ok {
 		return reaper.ErrReaped
@@ -89,6 +134,7 @@ func (f *fakeChildren) exit(pid int, ws unix.WaitStatus, reply []byte) {
 	f.mu.Lock()
 	fd, ok := f.conns[pid]
 	delete(f.conns, pid)
+	delete(f.slots, pid)
 	fn := f.watch[pid]
 	delete(f.watch, pid)
 	e := reaper.Exit{PID: pid, Status: ws, Time: time.Now()}
@@ -107,9 +153,14 @@ func (f *fakeChildren) exit(pid int, ws unix.WaitStatus, reply []byte) {
 	}
 }
 
-// serve answers pid's connection with a 200 and exits 0, as a real child.
+// serve answers pid's connection with a 200 and exits 0, as a real child
+// that counts it in its slot.
 func (f *fakeChildren) serve(pid int) {
-	f.exit(pid, 0, response.Append(nil, response.OKGet, "Hello, World!\n", time.Now()))
+	b := response.Append(nil, response.OKGet, "Hello, World!\n", time.Now())
+	sl := f.slot(pid)
+	sl.Served(uint8(response.OKGet), len(b))
+	sl.Set(scoreboard.Done, scoreboard.Now())
+	f.exit(pid, 0, b)
 }
 
 func (f *fakeChildren) waitStarted(t *testing.T) int {
@@ -131,14 +182,32 @@ func (f *fakeChildren) signalList() []string {
 
 // logBuf collects log lines.
 type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu   sync.Mutex
+	b    bytes.Buffer
+	hold string        // a line containing it waits for gate to close
+	gate chan struct{} // see hold
 }
 
 func (l *logBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
+	hold, gate := l.hold, l.gate
+	l.mu.Unlock()
+	if hold != "" && bytes.Contains(p, []byte(hold)) {
+		<-gate
+	}
+	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+// holdLines makes lines containing s wait until the returned function is
+// called.
+func (l *logBuf) holdLines(s string) (release func()) {
+	gate := make(chan struct{})
+	l.mu.Lock()
+	l.hold, l.gate = s, gate
+	l.mu.Unlock()
+	return sync.OnceFunc(func() { close(gate) })
 }
 
 func (l *logBuf) String() string {
@@ -224,6 +293,7 @@ func newFixture(t *testing.T, o Options, addrs ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fx.fake.board = fx.srv.board
 	ctx, cancel := context.WithCancel(context.Background())
 	fx.stop = cancel
 	go func() {
@@ -271,6 +341,19 @@ func (fx *fixture) waitDone(t *testing.T) string {
 		t.Fatal("Serve did not return within 10s")
 	}
 	return ""
+}
+
+// waitNoChildren polls until no child is active (a child's exit line is
+// written before it stops counting as active).
+func (fx *fixture) waitNoChildren(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for fx.srv.Stats().Active != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("want no child active within 10s, got %+v", fx.srv.Stats())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func dial(t *testing.T, l activation.Listener) net.Conn {

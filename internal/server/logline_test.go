@@ -14,7 +14,7 @@ func TestExitLogLevels(t *testing.T) {
 		ws   unix.WaitStatus
 		want string
 	}{
-		{unix.WaitStatus(int(response.RequestTimeout) << 8), "-> 408 in"},
+		{unix.WaitStatus(int(response.RequestTimeout) << 8), ": 1 request (1x 408) in"}, // not counted in its slot
 		{unix.WaitStatus(int(response.ClientGone) << 8), "client closed before a complete request"},
 		{unix.WaitStatus(int(response.Failed) << 8), "failed with exit status 1"},
 	} {

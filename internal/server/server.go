@@ -2,6 +2,12 @@
 // listening sockets, starts one child process per connection, caps how many
 // run at once, kills children that outlive their deadline, and logs each one
 // when the reaper reports its exit (accept(2), wait(2)).
+//
+// Each running child holds one slot of the scoreboard (internal/scoreboard)
+// in which it records what it is doing with its connection (reading a head,
+// writing, idle between two requests of a persistent connection...). The
+// server reads the slots to choose whom to evict at the cap, to close idle
+// connections at once on shutdown, and for STATUS= and the exit lines.
 package server
 
 import (
@@ -16,13 +22,16 @@ import (
 
 	"github.com/hellod/hellod/internal/activation"
 	"github.com/hellod/hellod/internal/reaper"
+	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
 // Starter starts a child serving a connected socket (*forkchild.Fork,
-// *execchild.Exec).
+// *execchild.Exec) on scoreboard slot slot, which the server has reset
+// (state Starting) and which the child keeps until it is reaped.
 type Starter interface {
-	Start(fd int) (pid int, err error)
+	Start(fd, slot int) (pid int, err error)
 	Name() string
 }
 
@@ -44,12 +53,17 @@ type Notifier interface {
 
 // Options configure a Server.
 type Options struct {
-	MaxChildren     int
-	ChildTimeout    time.Duration // SIGKILL a child alive this long
+	MaxChildren int
+	// ChildTimeout is a connection's lifetime: a child closes between two
+	// responses once it is over, and is killed at ChildTimeout +
+	// respond.Overrun (a response begun may still be written).
+	ChildTimeout    time.Duration
 	ShutdownTimeout time.Duration // on shutdown, SIGKILL children still alive after this
 	IdleExit        time.Duration // 0: never
 	// EvictAfter: at MaxChildren, while connections wait to be accepted,
-	// kill the oldest children that have run at least this long (0: never).
+	// kill the children that have been reading a request head at least
+	// this long, oldest first (0: never). Idle keep-alive children are
+	// closed first, whatever EvictAfter.
 	EvictAfter       time.Duration
 	WatchdogInterval time.Duration // 0: no keep-alives
 	StatusInterval   time.Duration // least time between two STATUS= updates (default 1s)
@@ -57,6 +71,12 @@ type Options struct {
 	Notifier         Notifier // nil: none
 	Starter          Starter
 	Reaper           Reaper
+	// Board is the scoreboard the children write (at least MaxChildren
+	// slots; the server uses the first MaxChildren). nil: New creates one,
+	// which Serve closes when it returns.
+	Board *scoreboard.Board
+
+	overrun time.Duration // tests: respond.Overrun when 0
 }
 
 // Why Serve returned.
@@ -69,7 +89,9 @@ const (
 type Server struct {
 	o         Options
 	log       *slog.Logger
-	slots     chan struct{} // one token per running child
+	board     *scoreboard.Board
+	ownBoard  bool          // New created board: Serve closes it
+	slots     chan int      // the free list: indexes of the slots no child holds
 	stop      chan struct{} // closed: stop accepting
 	stopOnce  sync.Once
 	exited    chan struct{} // a child exited (coalescing)
@@ -84,6 +106,8 @@ type Server struct {
 	ev *evictor // --evict-after and the backlog drop (evict.go)
 
 	active, served, killed, startFails atomic.Int64
+	idleClosed                         atomic.Int64 // idle keep-alive children claimed and killed
+	requestsDone                       int64        // responses of reaped children; under mu
 	atCap                              atomic.Bool
 	capSince                           atomic.Int64
 	capHit                             chan struct{} // the cap was reached (coalescing)
@@ -105,14 +129,32 @@ func New(o Options) (*Server, error) {
 	if o.StatusInterval <= 0 {
 		o.StatusInterval = time.Second
 	}
+	if o.overrun <= 0 {
+		o.overrun = respond.Overrun
+	}
+	board, own := o.Board, false
+	if board == nil {
+		b, err := scoreboard.New(o.MaxChildren)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		board, own = b, true
+	} else if board.Len() < o.MaxChildren {
+		return nil, fmt.Errorf("server: want a scoreboard of at least MaxChildren %d slots, got %d", o.MaxChildren, board.Len())
+	}
 	s := &Server{
 		o:        o,
 		log:      o.Logger,
-		slots:    make(chan struct{}, o.MaxChildren),
+		board:    board,
+		ownBoard: own,
+		slots:    make(chan int, o.MaxChildren),
 		stop:     make(chan struct{}),
 		exited:   make(chan struct{}, 1),
 		capHit:   make(chan struct{}, 1),
 		children: make(map[int]*child, o.MaxChildren),
+	}
+	for i := range o.MaxChildren {
+		s.slots <- i
 	}
 	s.exitFn = s.onExit
 	s.ev = &evictor{s: s, after: o.EvictAfter, max: o.MaxChildren}
@@ -123,19 +165,49 @@ func New(o Options) (*Server, error) {
 // Stats are the server's counters.
 type Stats struct {
 	Active, Served, Killed, StartFailures int64
-	Evicted                               int64 // children killed by --evict-after (also in Killed)
+	Evicted                               int64 // children reading a head past --evict-after, killed at the cap (also in Killed)
 	Dropped                               int64 // waiting connections closed unserved at a clogged cap
+	// What the running children do, from the scoreboard: Busy (starting,
+	// reading, writing, lingering) + Idle (between two requests of a
+	// persistent connection) + Closing (claimed or done, exiting) = Active,
+	// give or take a child starting or exiting meanwhile.
+	Busy, Idle, Closing int64
+	IdleClosed          int64 // idle keep-alive children closed at the cap or on shutdown (not in Killed: nothing was lost)
+	Requests            int64 // responses sent, by running and exited children
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{s.active.Load(), s.served.Load(), s.killed.Load(), s.startFails.Load(),
-		s.ev.evicted.Load(), s.ev.dropped.Load()}
+	st := Stats{Active: s.active.Load(), Served: s.served.Load(), Killed: s.killed.Load(),
+		StartFailures: s.startFails.Load(), Evicted: s.ev.evicted.Load(), Dropped: s.ev.dropped.Load(),
+		IdleClosed: s.idleClosed.Load()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.Requests = s.requestsDone
+	for _, c := range s.children {
+		v := s.board.Slot(c.slot).Read()
+		switch v.State {
+		case scoreboard.Idle:
+			st.Idle++
+		case scoreboard.Closing, scoreboard.Done:
+			st.Closing++
+		default:
+			st.Busy++
+		}
+		st.Requests += int64(v.Requests)
+	}
+	return st
 }
 
+// status is the STATUS= line: "3 children (1 busy, 2 idle), 1234 requests
+// served, 0 children killed".
 func (s *Server) status() string {
 	st := s.Stats()
-	line := fmt.Sprintf("%d active children, %d connections served, %d children killed", st.Active, st.Served, st.Killed)
+	line := fmt.Sprintf("%d children (%d busy, %d idle", st.Active, st.Busy, st.Idle)
+	if st.Closing > 0 {
+		line += fmt.Sprintf(", %d closing", st.Closing)
+	}
+	line += fmt.Sprintf("), %d requests served, %d children killed", st.Requests, st.Killed)
 	if s.atCap.Load() {
 		line += fmt.Sprintf(" (at --max-children %d: not accepting)", s.o.MaxChildren)
 	}
@@ -194,10 +266,10 @@ func (s *Server) Serve(ctx context.Context, ls []activation.Listener) (string, e
 	if s.o.IdleExit > 0 {
 		go s.idleLoop(bg, idle)
 	}
-	if s.o.EvictAfter > 0 {
-		s.ev.rcs = rcs
-		go s.ev.run(bg)
-	}
+	// The evictor runs whatever EvictAfter: idle keep-alive children
+	// are closed at the cap in any case.
+	s.ev.rcs = rcs
+	go s.ev.run(bg)
 
 	var why string
 	var err error
@@ -218,7 +290,22 @@ func (s *Server) Serve(ctx context.Context, ls []activation.Listener) (string, e
 	}
 	loops.Wait()
 	s.drain(why)
+	s.closeBoard()
 	return why, err
+}
+
+// closeBoard closes the scoreboard New created, once no child holds a slot
+// (children that could not be reaped keep it mapped).
+func (s *Server) closeBoard() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ownBoard || len(s.children) > 0 {
+		return
+	}
+	if err := s.board.Close(); err != nil {
+		s.log.Warn(err.Error())
+	}
+	s.ownBoard = false
 }
 
 func (s *Server) stopAccepting() { s.stopOnce.Do(func() { close(s.stop) }) }

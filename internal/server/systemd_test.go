@@ -45,7 +45,7 @@ func TestStatusAndWatchdog(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		msgs := strings.Join(fx.note.all(), "\n")
-		if strings.Contains(msgs, "STATUS=1 active children, 0 connections served") &&
+		if strings.Contains(msgs, "STATUS=1 children (1 busy, 0 idle), 0 requests served") &&
 			strings.Count(msgs, "WATCHDOG=1") >= 2 {
 			break
 		}
@@ -55,11 +55,11 @@ func TestStatusAndWatchdog(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	fx.fake.serve(pid)
-	fx.log.waitFor(t, "-> 200")
+	fx.log.waitFor(t, "1 request (1x 200)")
 	// Unchanged status lines are not repeated.
 	st := 0
 	for _, m := range fx.note.all() {
-		if m == "STATUS=0 active children, 1 connections served, 0 children killed" {
+		if m == "STATUS=0 children (0 busy, 0 idle), 1 requests served, 0 children killed" {
 			st++
 		}
 	}
