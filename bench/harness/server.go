@@ -20,9 +20,13 @@ type serverDef struct {
 	Name string
 	Desc string
 	Argv func(addr string) []string
-	Env  []string // added to the harness's environment
-	// Optional rows run only when named in -only.
-	Optional bool
+	// Setup, when set, runs before each start with the address the server
+	// will listen on (it writes nginx's and Apache's configuration).
+	Setup func(addr string) error
+	Env   []string // added to the harness's environment
+	// Workers: the server keeps worker processes for its whole life (nginx,
+	// Apache prefork), so a run does not wait for its children to go.
+	Workers bool
 	// Missing is set (before or during the run) when the row cannot be
 	// measured; it says why.
 	Missing string
@@ -89,6 +93,11 @@ func start(def *serverDef, logDir string, useCgroup bool) (*running, error) {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if def.Setup != nil {
+		if err := def.Setup(addr); err != nil {
+			return nil, fmt.Errorf("%s: setup: %w", def.Name, err)
+		}
+	}
 	argv := def.Argv(addr)
 	cgSeq++
 	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", def.Name, cgSeq))
