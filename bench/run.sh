@@ -59,6 +59,7 @@ fi
 # of its own (see below) and the harness (which stops its servers by PID).
 policy_rc_d=
 harness_pid=
+work=
 sudo=()
 [[ $(id -u) == 0 ]] || sudo=(sudo)
 # shellcheck disable=SC2317 # called by the trap
@@ -69,6 +70,15 @@ cleanup() {
 	fi
 	if [[ -n $policy_rc_d ]]; then
 		"${sudo[@]}" rm -f "$policy_rc_d"
+	fi
+	# Keep the scratch directory only if it holds server logs worth reading.
+	if [[ -n $work ]]; then
+		rm -rf "${work:?}/bin" "$work/www" "$work/nginx" "$work/apache" "$work/ab-percentiles.csv" "$work/hellod-build.log"
+		if [[ -z $(ls -A "$work/logs" 2>/dev/null) ]]; then
+			rm -rf "$work"
+		else
+			echo "server logs kept in $work/logs"
+		fi
 	fi
 }
 trap cleanup EXIT
@@ -169,12 +179,4 @@ status=0
 harness_pid=$!
 wait "$harness_pid" || status=$?
 harness_pid=
-
-# Keep the scratch directory only if it holds server logs worth reading.
-rm -rf "$bin" "$work/www" "$work/nginx" "$work/apache" "$work/ab-percentiles.csv" "$work/hellod-build.log"
-if [[ -z $(ls -A "$work/logs" 2>/dev/null) ]]; then
-	rm -rf "$work"
-else
-	echo "server logs kept in $work/logs"
-fi
 exit $status

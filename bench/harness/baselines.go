@@ -100,10 +100,12 @@ func apacheConf(dir, addr, www string, root bool) string {
 ServerRoot %s
 DefaultRuntimeDir %s
 PidFile %s
-LoadModule mpm_prefork_module %s/mod_mpm_prefork.so
-LoadModule dir_module %s/mod_dir.so
-LoadModule mime_module %s/mod_mime.so
-`, dir, dir, filepath.Join(dir, "apache.pid"), apacheModules, apacheModules, apacheModules)
+LoadModule mpm_prefork_module %[4]s/mod_mpm_prefork.so
+LoadModule authn_core_module %[4]s/mod_authn_core.so
+LoadModule authz_core_module %[4]s/mod_authz_core.so
+LoadModule dir_module %[4]s/mod_dir.so
+LoadModule mime_module %[4]s/mod_mime.so
+`, dir, dir, filepath.Join(dir, "apache.pid"), apacheModules)
 	if root {
 		b.WriteString("User www-data\nGroup www-data\n")
 	}
@@ -125,6 +127,10 @@ MaxRequestWorkers 256
 MaxConnectionsPerChild 0
 TypesConfig /etc/mime.types
 DocumentRoot %s
+<Directory />
+	AllowOverride None
+	Require all granted
+</Directory>
 DirectoryIndex index.html
 `, addr, www)
 	return b.String()

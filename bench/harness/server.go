@@ -109,8 +109,10 @@ func start(def *serverDef, logDir string, useCgroup bool) (*running, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), def.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Stop the server if the harness dies without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// Stop the server if the harness dies without cleaning up. A server
+	// with workers gets a process group of its own: Apache prefork's
+	// shutdown signals its whole group, which would otherwise be ours.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: def.Workers}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
