@@ -106,6 +106,16 @@ func start(def *serverDef, logDir string, useCgroup bool) (*running, error) {
 		return nil, err
 	}
 	defer logf.Close()
+	var cg *cgroup
+	if useCgroup {
+		cg = newCgroup(fmt.Sprintf("hellod-bench-%d-%d", os.Getpid(), cgSeq))
+	}
+	if cg != nil && def.Workers {
+		// nginx and Apache fork their workers within milliseconds of
+		// starting, before the harness could move the master: a shell
+		// joins the cgroup and then execs the server (same PID).
+		argv = append([]string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(cg.dir, "cgroup.procs")}, argv...)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), def.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -114,19 +124,21 @@ func start(def *serverDef, logDir string, useCgroup bool) (*running, error) {
 	// shutdown signals its whole group, which would otherwise be ours.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: def.Workers}
 	if err := cmd.Start(); err != nil {
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, err
 	}
 	r := &running{def: def, cmd: cmd, pid: cmd.Process.Pid, port: port, logPath: logPath, exited: make(chan struct{})}
 	register(r.pid)
 	go func() { r.waitErr = cmd.Wait(); close(r.exited) }()
-	if useCgroup {
-		if cg := newCgroup(fmt.Sprintf("hellod-bench-%d-%d", os.Getpid(), cgSeq)); cg != nil {
-			if cg.add(r.pid) == nil {
-				r.cg = cg
-			} else {
-				cg.remove()
-			}
-		}
+	switch {
+	case cg != nil && def.Workers:
+		r.cg = cg
+	case cg != nil && cg.add(r.pid) == nil:
+		r.cg = cg
+	case cg != nil:
+		cg.remove()
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !listening(port) {

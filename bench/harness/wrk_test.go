@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,10 +270,23 @@ func TestBaselines(t *testing.T) {
 			t.Logf("%s: %s: not checked", d.Name, d.Missing)
 			continue
 		}
-		srv, err := start(d, logDir, false)
+		srv, err := start(d, logDir, true)
 		if err != nil {
 			t.Errorf("%s: %v", d.Name, err)
 			continue
+		}
+		if srv.cg != nil { // root: every worker must be in the server's cgroup
+			procs, _ := os.ReadFile(filepath.Join(srv.cg.dir, "cgroup.procs"))
+			in := strings.Fields(string(procs))
+			kids := children(srv.pid)
+			for _, k := range kids {
+				if !slices.Contains(in, strconv.Itoa(k)) {
+					t.Errorf("%s: worker %d not in the cgroup %s (it holds %v)", d.Name, k, srv.cg.dir, in)
+				}
+			}
+			if len(kids) == 0 {
+				t.Errorf("%s: want workers, got no child of %d", d.Name, srv.pid)
+			}
 		}
 		status, body, err := probe(srv.port)
 		srv.stop()
