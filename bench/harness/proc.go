@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -125,21 +126,21 @@ func newCgroup(name string) *cgroup {
 	if st, err := os.Stat(filepath.Join(v1, "cpuacct.usage")); err == nil && !st.IsDir() {
 		dir := filepath.Join(v1, name)
 		if os.Mkdir(dir, 0o755) == nil {
-			return &cgroup{dir: dir, usage: func() (float64, error) {
+			return registerCgroup(&cgroup{dir: dir, usage: func() (float64, error) {
 				b, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage"))
 				if err != nil {
 					return 0, err
 				}
 				ns, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 				return float64(ns) / 1e9, err
-			}}
+			}})
 		}
 	}
 	v2 := "/sys/fs/cgroup"
 	if _, err := os.Stat(filepath.Join(v2, "cgroup.controllers")); err == nil {
 		dir := filepath.Join(v2, name)
 		if os.Mkdir(dir, 0o755) == nil {
-			return &cgroup{dir: dir, usage: func() (float64, error) {
+			return registerCgroup(&cgroup{dir: dir, usage: func() (float64, error) {
 				b, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
 				if err != nil {
 					return 0, err
@@ -151,11 +152,18 @@ func newCgroup(name string) *cgroup {
 					}
 				}
 				return 0, errors.New("usage_usec not in cpu.stat")
-			}}
+			}})
 		}
 	}
 	return nil
 }
+
+// liveCgroups holds the cgroups this harness made and has not removed, for
+// killLive to remove after an interrupt.
+var (
+	liveCgMu    sync.Mutex
+	liveCgroups = map[*cgroup]bool{}
+)
 
 func (c *cgroup) add(pid int) error {
 	return os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
@@ -163,6 +171,9 @@ func (c *cgroup) add(pid int) error {
 
 // remove deletes the cgroup once it is empty (polling briefly).
 func (c *cgroup) remove() {
+	liveCgMu.Lock()
+	delete(liveCgroups, c)
+	liveCgMu.Unlock()
 	deadline := time.Now().Add(3 * time.Second)
 	for os.Remove(c.dir) != nil && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -233,4 +244,25 @@ func snmpField(snmp, proto, name string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s %s not in /proc/net/snmp", proto, name)
+}
+
+func registerCgroup(c *cgroup) *cgroup {
+	liveCgMu.Lock()
+	liveCgroups[c] = true
+	liveCgMu.Unlock()
+	return c
+}
+
+// removeLiveCgroups removes every cgroup still registered (after killLive
+// killed their processes).
+func removeLiveCgroups() {
+	liveCgMu.Lock()
+	cgs := make([]*cgroup, 0, len(liveCgroups))
+	for c := range liveCgroups {
+		cgs = append(cgs, c)
+	}
+	liveCgMu.Unlock()
+	for _, c := range cgs {
+		c.remove()
+	}
 }

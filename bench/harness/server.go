@@ -69,6 +69,7 @@ func killLive() {
 	for _, p := range pids {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
+	removeLiveCgroups()
 }
 
 // freePort asks the kernel for a free loopback port. The port is released
