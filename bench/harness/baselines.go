@@ -116,10 +116,10 @@ LogLevel warn
 KeepAlive On
 MaxKeepAliveRequests 100
 KeepAliveTimeout 5
-# Enough children preforked and kept for c=128 persistent connections, so
-# that a short run does not measure Apache's ramp-up (one child per
-# connection in steady state).
-StartServers 32
+# Enough children preforked and kept for c=128 persistent connections (one
+# child per connection in steady state), so that a run does not measure
+# Apache's ramp-up: it adds at most 32 children a second.
+StartServers 160
 MinSpareServers 32
 MaxSpareServers 256
 ServerLimit 256

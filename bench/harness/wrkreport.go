@@ -135,9 +135,9 @@ func summarizeWRK(cfg *config, defs []*serverDef, all []result, problems []strin
 		v, ok := ratio(g.num, g.den, "rps", g.col)
 		verdict := "not measured"
 		if ok {
-			verdict = fmt.Sprintf("%.2f: met", v)
+			verdict = fmt.Sprintf("%.3f: met", v)
 			if v < g.min {
-				verdict = fmt.Sprintf("%.2f: NOT met", v)
+				verdict = fmt.Sprintf("%.3f: NOT met", v)
 			}
 		}
 		targets = append(targets, fmt.Sprintf("%s: %s >= %.1fx %s%s: %s", g.col, g.num, g.min, g.den, g.note, verdict))
