@@ -139,19 +139,28 @@ static int answer_head(const char *p, const char *end, char *out, size_t cap, si
 	return keep;
 }
 
+/* fill reads once more into buf (n bytes held, cap its size) and returns the
+ * new count; a full buffer ends the child with 1, the end of the connection
+ * (or an error) with eof_status. */
+static size_t fill(int fd, char *buf, size_t n, size_t cap, int eof_status) {
+	for (;;) {
+		if (n == cap)
+			_exit(1);
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			_exit(eof_status);
+		return n + (size_t)r;
+	}
+}
+
 static void serve_keepalive(int fd) {
 	char buf[16384], out[16384];
 	size_t n = 0;
 	for (;;) {
 		alarm(10); /* a client silent for 10 s ends us */
-		if (n == sizeof buf)
-			_exit(1);
-		ssize_t r = read(fd, buf + n, sizeof buf - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			_exit(0); /* the client closed (or reset): done */
-		n += (size_t)r;
+		n = fill(fd, buf, n, sizeof buf, 0); /* the client closing is the normal end */
 		size_t at = 0, outlen = 0;
 		int keep = 1;
 		for (;;) {
@@ -184,15 +193,8 @@ static void serve(int fd) {
 	size_t n = 0;
 	alarm(10); /* a client that never finishes its headers cannot pin us */
 	for (;;) {
-		if (n == sizeof buf)
-			_exit(1);
-		ssize_t r = read(fd, buf + n, sizeof buf - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			_exit(1);
 		size_t from = n >= 3 ? n - 3 : 0;
-		n += (size_t)r;
+		n = fill(fd, buf, n, sizeof buf, 1);
 		if (memmem(buf + from, n - from, "\r\n\r\n", 4) != NULL)
 			break;
 	}

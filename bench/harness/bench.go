@@ -208,11 +208,8 @@ func spawnFloor(cfg *config, name, bin, env string, round int) result {
 }
 
 func runBench(cfg *config) error {
-	logDir := filepath.Join(cfg.workDir, "logs")
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return err
-	}
-	if err := writeWWW(cfg.workDir); err != nil {
+	logDir, err := prepare(cfg)
+	if err != nil {
 		return err
 	}
 	facts := machineFacts()
@@ -301,6 +298,16 @@ func preflight(defs []*serverDef, logDir string) []string {
 		fmt.Printf("  %-18s ok: %s, body %q\n", d.Name, status, body)
 	}
 	return problems
+}
+
+// prepare makes the scratch directory's logs directory, which it returns,
+// and the static file.
+func prepare(cfg *config) (string, error) {
+	logDir := filepath.Join(cfg.workDir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return "", err
+	}
+	return logDir, writeWWW(cfg.workDir)
 }
 
 // writeWWW writes the static file busybox and Apache serve: the same body.

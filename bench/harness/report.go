@@ -228,17 +228,7 @@ func summarize(cfg *config, defs []*serverDef, all []result, problems []string) 
 			addRow(s.Name, spawnConc)
 		}
 	}
-	for _, d := range defs {
-		if d.Missing != "" {
-			t.skipped = append(t.skipped, fmt.Sprintf("%s: %s", d.Name, d.Missing))
-		}
-	}
-	t.problems = problems
-	for _, r := range all {
-		for _, p := range r.Problems {
-			t.problems = append(t.problems, fmt.Sprintf("round %d, c=%d, %s: %s", r.Round, r.C, r.Server, p))
-		}
-	}
+	t.notes(defs, all, problems)
 
 	// Ratios of medians.
 	type ratio struct{ label, num, den, what string }

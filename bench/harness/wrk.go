@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -53,23 +51,8 @@ func runWRK(argv []string) abResult {
 		return abResult{Err: err.Error(), P50: -1, P99: -1}
 	}
 	register(cmd.Process.Pid)
-	werr := cmd.Wait()
-	unregister(cmd.Process.Pid)
-	r := abResult{Wall: time.Since(start).Seconds()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		// timeout's rusage includes wrk's, which timeout waited for.
-		r.ABCPU = float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
-	}
+	r, problems := loadDone(cmd, start, cmd.Wait(), "wrk")
 	parseWRK(stdout.String(), &r)
-	var problems []string
-	if werr != nil {
-		if ee, ok := werr.(*exec.ExitError); ok && ee.ExitCode() == 124 {
-			r.TimedOut = true
-			problems = append(problems, "wrk killed by timeout")
-		} else {
-			problems = append(problems, "wrk: "+werr.Error())
-		}
-	}
 	if r.RPS == 0 {
 		problems = append(problems, "no wrk summary")
 	}
@@ -121,11 +104,8 @@ func parseWRK(out string, r *abResult) {
 // runWRKBench runs wrk mode: for each round, for each load, for each
 // concurrency, every server in turn on a fresh process and port.
 func runWRKBench(cfg *config) error {
-	logDir := filepath.Join(cfg.workDir, "logs")
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return err
-	}
-	if err := writeWWW(cfg.workDir); err != nil {
+	logDir, err := prepare(cfg)
+	if err != nil {
 		return err
 	}
 	facts := machineFacts()

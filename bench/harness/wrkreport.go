@@ -89,17 +89,7 @@ func summarizeWRK(cfg *config, defs []*serverDef, all []result, problems []strin
 			}
 		}
 	}
-	for _, d := range defs {
-		if d.Missing != "" {
-			t.skipped = append(t.skipped, fmt.Sprintf("%s: %s", d.Name, d.Missing))
-		}
-	}
-	t.problems = problems
-	for _, r := range all {
-		for _, p := range r.Problems {
-			t.problems = append(t.problems, fmt.Sprintf("round %d, %s c=%d, %s: %s", r.Round, r.Load, r.C, r.Server, p))
-		}
-	}
+	t.notes(defs, all, problems)
 	ratio := func(num, den, what string, col wcol) (float64, bool) {
 		n, ok1 := meds[wkey{num, col.load, col.c}]
 		d, ok2 := meds[wkey{den, col.load, col.c}]
@@ -163,6 +153,26 @@ func summarizeWRK(cfg *config, defs []*serverDef, all []result, problems []strin
 	t.extra = targets
 	t.text = textReport(t, b.String())
 	return t
+}
+
+// notes lists the skipped rows and, after problems (the preflight's), every
+// run's problems.
+func (t *tables) notes(defs []*serverDef, all []result, problems []string) {
+	for _, d := range defs {
+		if d.Missing != "" {
+			t.skipped = append(t.skipped, fmt.Sprintf("%s: %s", d.Name, d.Missing))
+		}
+	}
+	t.problems = problems
+	for _, r := range all {
+		load := ""
+		if r.Load != "" {
+			load = r.Load + " "
+		}
+		for _, p := range r.Problems {
+			t.problems = append(t.problems, fmt.Sprintf("round %d, %sc=%d, %s: %s", r.Round, load, r.C, r.Server, p))
+		}
+	}
 }
 
 // textReport is the text summary printed at the end of a run; extra goes
