@@ -26,7 +26,7 @@ for h in "${hellods[@]}"; do
   perf stat -x, -e page-faults,task-clock -o "$pst" -- "$path" --child exec --listen 127.0.0.1:0 2>"$log" &
   ppid=$!
   addr=
-  for i in $(seq 100); do addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$log" | head -1 || true); [[ -n $addr ]] && break; sleep 0.05; done
+  for _ in $(seq 100); do addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$log" | head -1 || true); [[ -n $addr ]] && break; sleep 0.05; done
   [[ -n $addr ]] || { echo "no address from $name"; cat "$log"; kill "$ppid"; exit 1; }
   ab -q -n "$N" -c 4 -s 10 "http://$addr/" >/tmp/ab.$$ 2>&1 || true
   failed=$(awk '/Failed requests/{print $3}' /tmp/ab.$$)

@@ -96,26 +96,11 @@ func runAB(n, c, timeLimit int, url, workDir string, progress func(done int)) ab
 		_, _ = io.Copy(io.Discard, errPipe)
 	}()
 	wg.Wait()
-	werr := cmd.Wait()
-	unregister(cmd.Process.Pid)
-	r := abResult{Wall: time.Since(start).Seconds()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		// timeout's rusage includes ab's, which timeout waited for.
-		r.ABCPU = float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
-	}
+	r, problems := loadDone(cmd, start, cmd.Wait(), "ab")
 	parseAB(stdout.String(), &r)
 	r.P50, r.P99 = -1, -1
 	if b, err := os.ReadFile(csv); err == nil {
 		r.P50, r.P99 = parsePercentiles(string(b))
-	}
-	var problems []string
-	if werr != nil {
-		if ee, ok := werr.(*exec.ExitError); ok && ee.ExitCode() == 124 {
-			r.TimedOut = true
-			problems = append(problems, "ab killed by timeout")
-		} else {
-			problems = append(problems, "ab: "+werr.Error())
-		}
 	}
 	if r.Complete == 0 && r.RPS == 0 {
 		problems = append(problems, "no ab summary")
@@ -170,4 +155,25 @@ func parsePercentiles(csv string) (p50, p99 float64) {
 		}
 	}
 	return p50, p99
+}
+
+// loadDone records how a load generator run under timeout(1) ended: its
+// wall time, its CPU (timeout's rusage includes the tool's, which timeout
+// waited for) and, as problems, a kill by the timeout or another failure.
+func loadDone(cmd *exec.Cmd, start time.Time, werr error, tool string) (abResult, []string) {
+	unregister(cmd.Process.Pid)
+	r := abResult{Wall: time.Since(start).Seconds()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.ABCPU = float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	}
+	var problems []string
+	if werr != nil {
+		if ee, ok := werr.(*exec.ExitError); ok && ee.ExitCode() == 124 {
+			r.TimedOut = true
+			problems = append(problems, tool+" killed by timeout")
+		} else {
+			problems = append(problems, tool+": "+werr.Error())
+		}
+	}
+	return r, problems
 }

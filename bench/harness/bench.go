@@ -18,6 +18,7 @@ import (
 // result is one (round, server, concurrency) measurement.
 type result struct {
 	Server        string
+	Load          string // "" for ab; wrk's "keep-alive" or "close"
 	C, Round      int
 	AB            abResult
 	CPUus         float64 // tree CPU (utime+stime+cutime+cstime) per completed request, µs
@@ -31,6 +32,7 @@ type result struct {
 	LogBad        int
 	Problems      []string
 	OtherCPU      float64 // % of all CPUs used by processes outside this run during it; -1 unknown
+	Conns         int64   // TCP connections opened on the machine during the run (Tcp ActiveOpens); -1 unknown
 	Spawn         bool    // a spawn-floor row: AB.RPS is spawns/s, no latency
 	SpawnsPerS    float64
 	SigchldIgnore bool
@@ -86,9 +88,19 @@ func (s *sampler) finish() (med, peak int64, maxKids int) {
 	return s.rss[len(s.rss)/2], s.rss[len(s.rss)-1], s.maxKids
 }
 
-// measure runs one server at one concurrency on a fresh server process.
-func measure(cfg *config, def *serverDef, c, round int, logDir string) result {
-	res := result{Server: def.Name, C: c, Round: round, CgCPUus: -1, ChildRSSMed: -1, ChildRSSMax: -1, OtherCPU: -1}
+// loadFunc runs one bounded load at concurrency c against url; a wrk run
+// reports in the same shape as ab's.
+type loadFunc func(c int, url string) abResult
+
+// abLoad is the ab load of bench mode: cfg.n requests, one connection each.
+func abLoad(cfg *config) loadFunc {
+	return func(c int, url string) abResult { return runAB(cfg.n, c, cfg.timeLimit, url, cfg.workDir, nil) }
+}
+
+// measure runs one server under one load at one concurrency on a fresh
+// server process.
+func measure(cfg *config, def *serverDef, c, round int, logDir, load string, run loadFunc) result {
+	res := result{Server: def.Name, Load: load, C: c, Round: round, CgCPUus: -1, ChildRSSMed: -1, ChildRSSMax: -1, OtherCPU: -1, Conns: -1}
 	srv, err := start(def, logDir, cfg.cgroups)
 	if err != nil {
 		res.Problems = append(res.Problems, "start: "+err.Error())
@@ -101,12 +113,18 @@ func measure(cfg *config, def *serverDef, c, round int, logDir string) result {
 	if srv.cg != nil {
 		cg0, _ = srv.cg.usage()
 	}
+	opens0, opensErr := tcpActiveOpens()
 	busy0, self0, t0 := machineBusy(), selfCPU(), time.Now()
 	smp := startSampler(srv.pid, cfg.sampleEvery)
-	res.AB = runAB(cfg.n, c, cfg.timeLimit, fmt.Sprintf("http://127.0.0.1:%d/", srv.port), cfg.workDir, nil)
+	res.AB = run(c, fmt.Sprintf("http://127.0.0.1:%d/", srv.port))
 	res.ChildRSSMed, res.ChildRSSMax, res.MaxChildren = smp.finish()
 	busy1, self1, wall := machineBusy(), selfCPU(), time.Since(t0).Seconds()
-	res.LeftChildren = waitNoChildren(srv.pid, 10*time.Second)
+	if opens1, err := tcpActiveOpens(); err == nil && opensErr == nil {
+		res.Conns = opens1 - opens0
+	}
+	if !def.Workers {
+		res.LeftChildren = waitNoChildren(srv.pid, 10*time.Second)
+	}
 	if !srv.alive() {
 		res.Problems = append(res.Problems, fmt.Sprintf("server exited during the run (%v): %s", srv.waitErr, tail(srv.logPath, 3)))
 	} else {
@@ -190,68 +208,21 @@ func spawnFloor(cfg *config, name, bin, env string, round int) result {
 }
 
 func runBench(cfg *config) error {
-	logDir := filepath.Join(cfg.workDir, "logs")
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(cfg.workDir, "www"), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(cfg.workDir, "www", "index.html"), []byte("Hello, World!\n"), 0o644); err != nil {
+	logDir, err := prepare(cfg)
+	if err != nil {
 		return err
 	}
 	facts := machineFacts()
 	startedAt := time.Now()
 	defs := servers(cfg)
 
-	// Preflight: every server must start and answer one GET; a hellod
-	// strategy that does not exist yet (usage error) is skipped.
-	fmt.Println("== preflight")
-	var preflightProblems []string
-	for _, d := range defs {
-		if d.Missing != "" {
-			fmt.Printf("  %-18s SKIPPED: %s\n", d.Name, d.Missing)
-			continue
-		}
-		srv, err := start(d, logDir, false)
-		if err != nil {
-			d.Missing = "did not start: " + err.Error()
-			fmt.Printf("  %-18s SKIPPED: %s\n", d.Name, d.Missing)
-			continue
-		}
-		status, body, err := probe(srv.port)
-		srv.stop()
-		if err != nil {
-			d.Missing = "no answer to one GET: " + err.Error()
-			fmt.Printf("  %-18s SKIPPED: %s (log %s)\n", d.Name, d.Missing, srv.logPath)
-			continue
-		}
-		if !strings.Contains(status, " 200 ") {
-			preflightProblems = append(preflightProblems, fmt.Sprintf("preflight, %s: one GET (%q) got %q, body %q (log kept: %s)",
-				d.Name, probeRequest, status, body, srv.logPath))
-			fmt.Printf("  %-18s !! answered %s, body %q (log %s)\n", d.Name, status, body, srv.logPath)
-			continue
-		}
-		_ = os.Remove(srv.logPath)
-		fmt.Printf("  %-18s ok: %s, body %q\n", d.Name, status, body)
-	}
+	preflightProblems := preflight(defs, logDir)
 	fmt.Printf("== %d rounds x concurrency %v x %d requests per run, fresh server process per run\n", cfg.rounds, cfg.conc, cfg.n)
 
 	var all []result
 	report := func(r result) {
 		all = append(all, r)
-		line := fmt.Sprintf("  r%d c=%-3d %-18s %8.0f req/s", r.Round, r.C, r.Server, r.AB.RPS)
-		if !r.Spawn {
-			line += fmt.Sprintf("  p50 %6.2f ms  p99 %7.2f ms  fail %d  non2xx %d", r.AB.P50, r.AB.P99, r.AB.Failed, r.AB.Non2xx)
-		}
-		line += fmt.Sprintf("  cpu %5.0f us/conn", r.CPUus)
-		if r.OtherCPU >= 0 {
-			line += fmt.Sprintf("  other %2.0f%%", r.OtherCPU)
-		}
-		if len(r.Problems) > 0 {
-			line += "  !! " + strings.Join(r.Problems, "; ")
-		}
-		fmt.Println(line)
+		printResult(r)
 	}
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, c := range cfg.conc {
@@ -259,7 +230,7 @@ func runBench(cfg *config) error {
 				if d.Missing != "" {
 					continue
 				}
-				report(measure(cfg, d, c, round, logDir))
+				report(measure(cfg, d, c, round, logDir, "", abLoad(cfg)))
 			}
 			if c == spawnConc && (cfg.only == nil || cfg.only["spawn-floor"]) {
 				for _, s := range spawnRows {
@@ -290,4 +261,86 @@ func runBench(cfg *config) error {
 		fmt.Printf("\nMarkdown written to %s\n", cfg.out)
 	}
 	return nil
+}
+
+// preflight starts every server once and sends it one GET: one that does not
+// start or answer is marked Missing (skipped), a hellod strategy that does
+// not exist yet (usage error) among them; an answer other than 200 is
+// returned as a problem.
+func preflight(defs []*serverDef, logDir string) []string {
+	fmt.Println("== preflight")
+	var problems []string
+	for _, d := range defs {
+		if d.Missing != "" {
+			fmt.Printf("  %-18s SKIPPED: %s\n", d.Name, d.Missing)
+			continue
+		}
+		srv, err := start(d, logDir, false)
+		if err != nil {
+			d.Missing = "did not start: " + err.Error()
+			fmt.Printf("  %-18s SKIPPED: %s\n", d.Name, d.Missing)
+			continue
+		}
+		status, body, err := probe(srv.port)
+		srv.stop()
+		if err != nil {
+			d.Missing = "no answer to one GET: " + err.Error()
+			fmt.Printf("  %-18s SKIPPED: %s (log %s)\n", d.Name, d.Missing, srv.logPath)
+			continue
+		}
+		if !strings.Contains(status, " 200 ") {
+			problems = append(problems, fmt.Sprintf("preflight, %s: one GET (%q) got %q, body %q (log kept: %s)",
+				d.Name, probeRequest, status, body, srv.logPath))
+			fmt.Printf("  %-18s !! answered %s, body %q (log %s)\n", d.Name, status, body, srv.logPath)
+			continue
+		}
+		_ = os.Remove(srv.logPath)
+		fmt.Printf("  %-18s ok: %s, body %q\n", d.Name, status, body)
+	}
+	return problems
+}
+
+// prepare makes the scratch directory's logs directory, which it returns,
+// and the static file.
+func prepare(cfg *config) (string, error) {
+	logDir := filepath.Join(cfg.workDir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return "", err
+	}
+	return logDir, writeWWW(cfg.workDir)
+}
+
+// writeWWW writes the static file busybox and Apache serve: the same body.
+func writeWWW(workDir string) error {
+	if err := os.MkdirAll(filepath.Join(workDir, "www"), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(workDir, "www", "index.html"), []byte("Hello, World!\n"), 0o644)
+}
+
+// printResult prints one measurement as it is made.
+func printResult(r result) {
+	load := ""
+	if r.Load != "" {
+		load = fmt.Sprintf("%-10s ", r.Load)
+	}
+	line := fmt.Sprintf("  r%d %sc=%-3d %-18s %8.0f req/s", r.Round, load, r.C, r.Server, r.AB.RPS)
+	if !r.Spawn {
+		line += fmt.Sprintf("  p50 %6.2f ms  p99 %7.2f ms  fail %d  non2xx %d", r.AB.P50, r.AB.P99, r.AB.Failed, r.AB.Non2xx)
+	}
+	if r.Load != "" && r.Conns > 0 {
+		line += fmt.Sprintf("  %6.1f req/conn", float64(r.AB.Complete)/float64(r.Conns))
+	}
+	per := "conn" // ab: one connection per request
+	if r.Load != "" {
+		per = "req"
+	}
+	line += fmt.Sprintf("  cpu %5.0f us/%s", r.CPUus, per)
+	if r.OtherCPU >= 0 {
+		line += fmt.Sprintf("  other %2.0f%%", r.OtherCPU)
+	}
+	if len(r.Problems) > 0 {
+		line += "  !! " + strings.Join(r.Problems, "; ")
+	}
+	fmt.Println(line)
 }

@@ -2,7 +2,11 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Output of ab 2.3 (apache2-utils 2.4.71) against a server that failed some requests.
@@ -78,5 +82,54 @@ func TestMedian(t *testing.T) {
 		if got := median(c.in); got != c.want {
 			t.Errorf("median(%v) = %v; want %v", c.in, got, c.want)
 		}
+	}
+}
+
+// TestMeasureAndSummarize runs one small ab load and one short wrk load
+// against bench/cfork -k through measure, as bench and wrk modes do, and
+// checks the summaries: a row per load, no failure, the ratios' columns.
+func TestMeasureAndSummarize(t *testing.T) {
+	for _, tool := range []string{"gcc", "ab", "wrk", "timeout"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("no " + tool)
+		}
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("gcc", "-O2", "-o", filepath.Join(dir, "cfork"), "../cfork/cfork.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	logDir := filepath.Join(dir, "logs")
+	if err := os.Mkdir(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config{binDir: dir, workDir: dir, mode: "wrk", rounds: 1, n: 200, conc: []int{4}, timeLimit: 20,
+		sampleEvery: 10 * time.Millisecond, wrkD: 1, wrkThreads: 1, wrkConc: []int{4}, wrkLoads: []string{"keep-alive"}}
+	cfg.only = map[string]bool{"cfork-ka": true}
+	defs := servers(cfg)
+	if len(defs) != 1 || defs[0].Name != "cfork-ka" {
+		t.Fatalf("servers(only cfork-ka): want [cfork-ka], got %d rows", len(defs))
+	}
+	ab := measure(cfg, defs[0], 4, 1, logDir, "", abLoad(cfg))
+	if ab.AB.Complete != 200 || len(ab.Problems) > 0 {
+		t.Errorf("ab: want 200 requests and no problem, got %d, %v", ab.AB.Complete, ab.Problems)
+	}
+	w := measure(cfg, defs[0], 4, 1, logDir, "keep-alive", wrkLoad(cfg, "keep-alive"))
+	if w.AB.Complete < 100 || w.AB.Failed+w.AB.Non2xx > 0 || len(w.Problems) > 0 {
+		t.Errorf("wrk keep-alive: want >= 100 requests, no error, no problem, got %d, %d errors, %d non-2xx, %v",
+			w.AB.Complete, w.AB.Failed, w.AB.Non2xx, w.Problems)
+	}
+	if w.Conns > 0 && float64(w.AB.Complete)/float64(w.Conns) < 10 {
+		t.Errorf("wrk keep-alive: want the connections kept (>= 10 requests each), got %d requests on %d connections", w.AB.Complete, w.Conns)
+	}
+	s := summarize(cfg, defs, []result{ab}, nil)
+	if len(s.main.rows) != 1 || s.main.rows[0][0] != "cfork-ka" || len(s.main.rows[0]) != len(s.main.header) {
+		t.Errorf("summarize: want one cfork-ka row as wide as the header, got %q", s.main.rows)
+	}
+	sw := summarizeWRK(cfg, defs, []result{w}, nil)
+	if len(sw.main.rows) != 1 || sw.main.rows[0][1] != "keep-alive" || len(sw.main.rows[0]) != len(sw.main.header) {
+		t.Errorf("summarizeWRK: want one keep-alive row as wide as the header, got %q", sw.main.rows)
+	}
+	if md := markdownWRK(cfg, nil, time.Now(), sw); !strings.Contains(md, "| cfork-ka | keep-alive | 4 |") {
+		t.Errorf("markdownWRK: want the cfork-ka row, got:\n%s", md)
 	}
 }

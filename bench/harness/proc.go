@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,16 +18,31 @@ import (
 // every Linux architecture Go supports; the harness prints it with the facts.
 const clkTck = 100
 
-// treeCPU returns utime+stime+cutime+cstime of pid in seconds: the process's
-// own CPU (all threads) plus that of every child it has reaped with wait
-// (and, recursively, what those children reaped). Children reaped
-// automatically because SIGCHLD is ignored are NOT included; see sigchldIgnored.
+// treeCPU returns utime+stime+cutime+cstime of pid and of each of its live
+// descendants, in seconds: the process's own CPU (all threads), that of every
+// child it has reaped with wait (and, recursively, what those children
+// reaped) and that of the children still running (nginx's and Apache's
+// workers). The difference of two readings is the tree's CPU in between:
+// a child alive at both counts its delta, one reaped in between its rest.
+// Children reaped automatically because SIGCHLD is ignored are NOT
+// included; see sigchldIgnored.
 func treeCPU(pid int) (float64, error) {
+	t, err := treeTicks(pid)
+	return float64(t) / clkTck, err
+}
+
+func treeTicks(pid int) (int64, error) {
 	s, err := procfs.Stat(pid)
 	if err != nil {
 		return 0, err
 	}
-	return float64(s.UTime+s.STime+s.CUTime+s.CSTime) / clkTck, nil
+	ticks := s.UTime + s.STime + s.CUTime + s.CSTime
+	for _, k := range children(pid) {
+		if t, err := treeTicks(k); err == nil { // a child gone meanwhile is in its parent's cutime next time
+			ticks += t
+		}
+	}
+	return ticks, nil
 }
 
 // sigchldIgnored reports whether pid ignores SIGCHLD, in which case its
@@ -110,21 +126,21 @@ func newCgroup(name string) *cgroup {
 	if st, err := os.Stat(filepath.Join(v1, "cpuacct.usage")); err == nil && !st.IsDir() {
 		dir := filepath.Join(v1, name)
 		if os.Mkdir(dir, 0o755) == nil {
-			return &cgroup{dir: dir, usage: func() (float64, error) {
+			return registerCgroup(&cgroup{dir: dir, usage: func() (float64, error) {
 				b, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage"))
 				if err != nil {
 					return 0, err
 				}
 				ns, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 				return float64(ns) / 1e9, err
-			}}
+			}})
 		}
 	}
 	v2 := "/sys/fs/cgroup"
 	if _, err := os.Stat(filepath.Join(v2, "cgroup.controllers")); err == nil {
 		dir := filepath.Join(v2, name)
 		if os.Mkdir(dir, 0o755) == nil {
-			return &cgroup{dir: dir, usage: func() (float64, error) {
+			return registerCgroup(&cgroup{dir: dir, usage: func() (float64, error) {
 				b, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
 				if err != nil {
 					return 0, err
@@ -136,11 +152,18 @@ func newCgroup(name string) *cgroup {
 					}
 				}
 				return 0, errors.New("usage_usec not in cpu.stat")
-			}}
+			}})
 		}
 	}
 	return nil
 }
+
+// liveCgroups holds the cgroups this harness made and has not removed, for
+// killLive to remove after an interrupt.
+var (
+	liveCgMu    sync.Mutex
+	liveCgroups = map[*cgroup]bool{}
+)
 
 func (c *cgroup) add(pid int) error {
 	return os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
@@ -148,6 +171,9 @@ func (c *cgroup) add(pid int) error {
 
 // remove deletes the cgroup once it is empty (polling briefly).
 func (c *cgroup) remove() {
+	liveCgMu.Lock()
+	delete(liveCgroups, c)
+	liveCgMu.Unlock()
 	deadline := time.Now().Add(3 * time.Second)
 	for os.Remove(c.dir) != nil && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -188,4 +214,55 @@ func selfCPU() float64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// tcpActiveOpens is the machine's count of TCP connections opened by connect
+// (Tcp ActiveOpens in /proc/net/snmp). Its difference over a run, against
+// the requests, tells whether the load kept its connections; it counts
+// every connect on the machine, so other tenants' show in it too.
+func tcpActiveOpens() (int64, error) {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, err
+	}
+	return snmpField(string(b), "Tcp", "ActiveOpens")
+}
+
+// snmpField reads one counter from /proc/net/snmp's text, where each
+// protocol has a line of names and then a line of values.
+func snmpField(snmp, proto, name string) (int64, error) {
+	lines := strings.Split(snmp, "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != proto+":" || len(values) != len(names) || values[0] != proto+":" {
+			continue
+		}
+		for j, n := range names {
+			if n == name {
+				return strconv.ParseInt(values[j], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s %s not in /proc/net/snmp", proto, name)
+}
+
+func registerCgroup(c *cgroup) *cgroup {
+	liveCgMu.Lock()
+	liveCgroups[c] = true
+	liveCgMu.Unlock()
+	return c
+}
+
+// removeLiveCgroups removes every cgroup still registered (after killLive
+// killed their processes).
+func removeLiveCgroups() {
+	liveCgMu.Lock()
+	cgs := make([]*cgroup, 0, len(liveCgroups))
+	for c := range liveCgroups {
+		cgs = append(cgs, c)
+	}
+	liveCgMu.Unlock()
+	for _, c := range cgs {
+		c.remove()
+	}
 }

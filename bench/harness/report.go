@@ -89,6 +89,7 @@ type agg struct {
 	parentRSS, childMed, childMax float64 // kB
 	maxKids                       float64
 	abCPU                         float64 // % of one core
+	reqConn                       float64 // requests per TCP connection opened; -1 unknown
 	otherCPU                      float64 // % of all CPUs
 	failed, non2xx, problemRuns   int
 	spawn                         bool
@@ -97,7 +98,7 @@ type agg struct {
 
 func aggregate(rs []result) agg {
 	a := agg{runs: len(rs)}
-	var rps, p50, p99, cpu, cg, prss, cmed, cmax, kids, abcpu, other []float64
+	var rps, p50, p99, cpu, cg, prss, cmed, cmax, kids, abcpu, other, reqConn []float64
 	for _, r := range rs {
 		a.spawn = r.Spawn
 		a.sigchldIgnored = a.sigchldIgnored || r.SigchldIgnore
@@ -132,10 +133,13 @@ func aggregate(rs []result) agg {
 		if r.AB.Wall > 0 {
 			abcpu = append(abcpu, 100*r.AB.ABCPU/r.AB.Wall)
 		}
+		if r.Conns > 0 {
+			reqConn = append(reqConn, float64(r.AB.Complete)/float64(r.Conns))
+		}
 	}
 	a.rps, a.p50, a.p99, a.cpu, a.cgCPU = median(rps), median(p50), median(p99), median(cpu), median(cg)
 	a.parentRSS, a.childMed, a.childMax, a.maxKids, a.abCPU = median(prss), median(cmed), median(cmax), median(kids), median(abcpu)
-	a.otherCPU = median(other)
+	a.otherCPU, a.reqConn = median(other), median(reqConn)
 	if len(rps) > 0 {
 		a.rpsMin, a.rpsMax = slices.Min(rps), slices.Max(rps)
 	}
@@ -146,6 +150,7 @@ type tables struct {
 	main, ratios table
 	skipped      []string
 	problems     []string
+	extra        []string // wrk mode: issue 10's targets
 	sigchldNote  bool
 	text         string
 }
@@ -155,19 +160,44 @@ type key struct {
 	c      int
 }
 
+// cf formats v, or "-" for an unknown (negative) value.
+func cf(v float64, format string) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// cells formats an aggregate's columns from req/s to runs, as the main
+// table's header has them after server and c; sigchld says the CPU cell is
+// marked with (*).
+func (a agg) cells() (cells []string, sigchld bool) {
+	mb := func(kb float64) string { return cf(kb/1024, "%.1f") }
+	p50, p99 := cf(a.p50, "%.2f"), cf(a.p99, "%.2f")
+	abcpu, other := cf(a.abCPU, "%.0f"), cf(a.otherCPU, "%.0f")
+	kids := cf(a.maxKids, "%.0f")
+	if a.spawn {
+		p50, p99, abcpu, kids, other = "", "", "", "", ""
+	}
+	cpu := cf(a.cpu, "%.0f")
+	if a.sigchldIgnored {
+		cpu += " (*)"
+	}
+	runs := fmt.Sprint(a.runs)
+	if a.problemRuns > 0 {
+		runs += fmt.Sprintf(" (%d with problems)", a.problemRuns)
+	}
+	return []string{cf(a.rps, "%.0f"), fmt.Sprintf("%.0f-%.0f", a.rpsMin, a.rpsMax), p50, p99,
+		fmt.Sprint(a.failed), fmt.Sprint(a.non2xx), cpu, cf(a.cgCPU, "%.0f"), mb(a.parentRSS),
+		mb(a.childMed) + " / " + mb(a.childMax), kids, abcpu, other, runs}, a.sigchldIgnored
+}
+
 func summarize(cfg *config, defs []*serverDef, all []result, problems []string) tables {
 	by := map[key][]result{}
 	for _, r := range all {
 		k := key{r.Server, r.C}
 		by[k] = append(by[k], r)
 	}
-	f := func(v float64, format string) string {
-		if v < 0 {
-			return "-"
-		}
-		return fmt.Sprintf(format, v)
-	}
-	mb := func(kb float64) string { return f(kb/1024, "%.1f") }
 	var t tables
 	t.main.header = []string{"server", "c", "req/s", "req/s min-max", "p50 ms", "p99 ms", "failed", "non-2xx",
 		"CPU us/conn", "cgroup CPU us/conn", "parent RSS MB", "child RSS p50/peak MB", "max children", "ab CPU %", "other CPU %", "runs"}
@@ -179,25 +209,9 @@ func summarize(cfg *config, defs []*serverDef, all []result, problems []string) 
 		}
 		a := aggregate(rs)
 		meds[key{name, c}] = a
-		p50, p99 := f(a.p50, "%.2f"), f(a.p99, "%.2f")
-		abcpu, other := f(a.abCPU, "%.0f"), f(a.otherCPU, "%.0f")
-		kids := f(a.maxKids, "%.0f")
-		if a.spawn {
-			p50, p99, abcpu, kids, other = "", "", "", "", ""
-		}
-		cpu := f(a.cpu, "%.0f")
-		if a.sigchldIgnored {
-			cpu += " (*)"
-			t.sigchldNote = true
-		}
-		runs := fmt.Sprint(a.runs)
-		if a.problemRuns > 0 {
-			runs += fmt.Sprintf(" (%d with problems)", a.problemRuns)
-		}
-		t.main.rows = append(t.main.rows, []string{name, fmt.Sprint(c), f(a.rps, "%.0f"),
-			fmt.Sprintf("%.0f-%.0f", a.rpsMin, a.rpsMax), p50, p99, fmt.Sprint(a.failed), fmt.Sprint(a.non2xx),
-			cpu, f(a.cgCPU, "%.0f"), mb(a.parentRSS),
-			mb(a.childMed) + " / " + mb(a.childMax), kids, abcpu, other, runs})
+		cells, sigchld := a.cells()
+		t.sigchldNote = t.sigchldNote || sigchld
+		t.main.rows = append(t.main.rows, append([]string{name, fmt.Sprint(c)}, cells...))
 	}
 	for _, c := range cfg.conc {
 		for _, d := range defs {
@@ -214,17 +228,7 @@ func summarize(cfg *config, defs []*serverDef, all []result, problems []string) 
 			addRow(s.Name, spawnConc)
 		}
 	}
-	for _, d := range defs {
-		if d.Missing != "" {
-			t.skipped = append(t.skipped, fmt.Sprintf("%s: %s", d.Name, d.Missing))
-		}
-	}
-	t.problems = problems
-	for _, r := range all {
-		for _, p := range r.Problems {
-			t.problems = append(t.problems, fmt.Sprintf("round %d, c=%d, %s: %s", r.Round, r.C, r.Server, p))
-		}
-	}
+	t.notes(defs, all, problems)
 
 	// Ratios of medians.
 	type ratio struct{ label, num, den, what string }
@@ -272,27 +276,7 @@ func summarize(cfg *config, defs []*serverDef, all []result, problems []string) 
 		}
 	}
 
-	var b strings.Builder
-	b.WriteString("== medians over rounds (failed and non-2xx: sums over rounds)\n")
-	b.WriteString(t.main.text())
-	if t.sigchldNote {
-		b.WriteString(sigchldNote + "\n")
-	}
-	if len(t.ratios.rows) > 0 {
-		b.WriteString("\n== ratios of medians\n")
-		b.WriteString(t.ratios.text())
-	}
-	for _, s := range t.skipped {
-		b.WriteString("\nSKIPPED " + s)
-	}
-	if len(t.problems) > 0 {
-		b.WriteString("\n== problems seen\n")
-		for _, p := range t.problems {
-			b.WriteString("  " + p + "\n")
-		}
-	}
-	b.WriteString("\n")
-	t.text = b.String()
+	t.text = textReport(t, "")
 	return t
 }
 
@@ -306,11 +290,7 @@ func markdown(cfg *config, facts [][2]string, startedAt time.Time, t tables) str
 	fmt.Fprintf(&b, "%d interleaved rounds; in each round, for each concurrency, every server in turn, each on a fresh process and a fresh loopback port; "+
 		"%d requests per run with `ab -r -s 30 -t %d -n %d -c C` (one new connection per request, no keep-alive). "+
 		"Medians over rounds; failed and non-2xx are sums over rounds.\n\n", cfg.rounds, cfg.n, cfg.timeLimit, cfg.n)
-	b.WriteString("| machine | |\n| --- | --- |\n")
-	for _, f := range facts {
-		fmt.Fprintf(&b, "| %s | %s |\n", f[0], f[1])
-	}
-	b.WriteString("\n")
+	b.WriteString(factsMarkdown(facts))
 	b.WriteString(t.main.markdown())
 	if t.sigchldNote {
 		b.WriteString("\n" + sigchldNote + "\n")
@@ -319,18 +299,7 @@ func markdown(cfg *config, facts [][2]string, startedAt time.Time, t tables) str
 		b.WriteString("\nRatios of medians:\n\n")
 		b.WriteString(t.ratios.markdown())
 	}
-	if len(t.skipped) > 0 {
-		b.WriteString("\nSkipped rows:\n\n")
-		for _, s := range t.skipped {
-			b.WriteString("- " + s + "\n")
-		}
-	}
-	if len(t.problems) > 0 {
-		b.WriteString("\nProblems seen:\n\n")
-		for _, p := range t.problems {
-			b.WriteString("- " + p + "\n")
-		}
-	}
+	b.WriteString(listsMarkdown(t))
 	b.WriteString("\nColumns: CPU us/conn is utime+stime+cutime+cstime of the server's main PID (itself plus reaped children), delta over the run, " +
 		"divided by completed requests; cgroup CPU is the same from a cpuacct cgroup holding the server's tree (also counts children the kernel reaped). " +
 		"Parent RSS is VmRSS after the run; child RSS is sampled VmRSS of live children during the run (a fork child's VmRSS includes pages shared with the parent). " +

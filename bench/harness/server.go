@@ -20,9 +20,13 @@ type serverDef struct {
 	Name string
 	Desc string
 	Argv func(addr string) []string
-	Env  []string // added to the harness's environment
-	// Optional rows run only when named in -only.
-	Optional bool
+	// Setup, when set, runs before each start with the address the server
+	// will listen on (it writes nginx's and Apache's configuration).
+	Setup func(addr string) error
+	Env   []string // added to the harness's environment
+	// Workers: the server keeps worker processes for its whole life (nginx,
+	// Apache prefork), so a run does not wait for its children to go.
+	Workers bool
 	// Missing is set (before or during the run) when the row cannot be
 	// measured; it says why.
 	Missing string
@@ -65,6 +69,7 @@ func killLive() {
 	for _, p := range pids {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
+	removeLiveCgroups()
 }
 
 // freePort asks the kernel for a free loopback port. The port is released
@@ -89,6 +94,11 @@ func start(def *serverDef, logDir string, useCgroup bool) (*running, error) {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if def.Setup != nil {
+		if err := def.Setup(addr); err != nil {
+			return nil, fmt.Errorf("%s: setup: %w", def.Name, err)
+		}
+	}
 	argv := def.Argv(addr)
 	cgSeq++
 	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", def.Name, cgSeq))
@@ -97,25 +107,39 @@ func start(def *serverDef, logDir string, useCgroup bool) (*running, error) {
 		return nil, err
 	}
 	defer logf.Close()
+	var cg *cgroup
+	if useCgroup {
+		cg = newCgroup(fmt.Sprintf("hellod-bench-%d-%d", os.Getpid(), cgSeq))
+	}
+	if cg != nil && def.Workers {
+		// nginx and Apache fork their workers within milliseconds of
+		// starting, before the harness could move the master: a shell
+		// joins the cgroup and then execs the server (same PID).
+		argv = append([]string{"/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, filepath.Join(cg.dir, "cgroup.procs")}, argv...)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), def.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Stop the server if the harness dies without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// Stop the server if the harness dies without cleaning up. A server
+	// with workers gets a process group of its own: Apache prefork's
+	// shutdown signals its whole group, which would otherwise be ours.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: def.Workers}
 	if err := cmd.Start(); err != nil {
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, err
 	}
 	r := &running{def: def, cmd: cmd, pid: cmd.Process.Pid, port: port, logPath: logPath, exited: make(chan struct{})}
 	register(r.pid)
 	go func() { r.waitErr = cmd.Wait(); close(r.exited) }()
-	if useCgroup {
-		if cg := newCgroup(fmt.Sprintf("hellod-bench-%d-%d", os.Getpid(), cgSeq)); cg != nil {
-			if cg.add(r.pid) == nil {
-				r.cg = cg
-			} else {
-				cg.remove()
-			}
-		}
+	switch {
+	case cg != nil && def.Workers:
+		r.cg = cg
+	case cg != nil && cg.add(r.pid) == nil:
+		r.cg = cg
+	case cg != nil:
+		cg.remove()
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !listening(port) {
