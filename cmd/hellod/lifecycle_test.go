@@ -311,7 +311,7 @@ collect:
 	if len(all) == 0 || !strings.HasPrefix(all[0], "READY=1\nSTATUS=") {
 		t.Errorf("want READY=1 with a status first, got %q", all)
 	}
-	if !strings.Contains(joined, "STATUS=0 active children, 1 connections served, 0 children killed") {
+	if !strings.Contains(joined, "STATUS=0 children (0 busy, 0 idle), 1 requests served, 0 children killed") {
 		t.Errorf("want a status line counting the served connection, got %q", all)
 	}
 	if !strings.Contains(joined, "WATCHDOG=1") {

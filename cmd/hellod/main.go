@@ -166,7 +166,8 @@ func serve(cfg config.Config, log *slog.Logger) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// SIGUSR1: one line with the counters and the parent's own figures.
+	// SIGUSR1: one line with the counters (busy and idle children from the
+	// scoreboard) and the parent's own figures.
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, unix.SIGUSR1)
 	defer signal.Stop(usr1)
@@ -174,9 +175,10 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		for range usr1 {
 			st := srv.Stats()
 			g := runtime.NumGoroutine()
-			log.Info(fmt.Sprintf("stats: %d active children, %d connections served, %d children killed (%d evicted), %d waiting connections dropped, %d failed starts, %d goroutines",
-				st.Active, st.Served, st.Killed, st.Evicted, st.Dropped, st.StartFailures, g),
-				"ACTIVE", st.Active, "SERVED", st.Served, "KILLED", st.Killed, "EVICTED", st.Evicted,
+			log.Info(fmt.Sprintf("stats: %d active children (%d busy, %d idle), %d connections served, %d requests, %d children killed (%d evicted), %d idle closed, %d waiting connections dropped, %d failed starts, %d goroutines",
+				st.Active, st.Busy, st.Idle, st.Served, st.Requests, st.Killed, st.Evicted, st.IdleClosed, st.Dropped, st.StartFailures, g),
+				"ACTIVE", st.Active, "BUSY", st.Busy, "IDLE", st.Idle, "SERVED", st.Served, "REQUESTS", st.Requests,
+				"KILLED", st.Killed, "EVICTED", st.Evicted, "IDLE_CLOSED", st.IdleClosed,
 				"DROPPED", st.Dropped, "START_FAILURES", st.StartFailures, "GOROUTINES", g)
 		}
 	}()
