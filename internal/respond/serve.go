@@ -103,6 +103,12 @@ func Serve(fd int, t *Table, buf *Buffer, slot *scoreboard.Slot, l *Limits, star
 		}
 		if !buffered(&h, buf) {
 			slot.Set(scoreboard.Idle, Now())
+			// Idle first, then the stop flag: the parent stops every slot
+			// first, then claims the idle ones, so either this child sees
+			// the flag or the parent sees it idle (and kills it).
+			if slot.Stopped() {
+				return finish(slot, last)
+			}
 			if !waitReadable(fd, min(Now()+l.KeepAliveTimeout, lifetime)) {
 				return finish(slot, last)
 			}
