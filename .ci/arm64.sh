@@ -99,7 +99,7 @@ done
 # cmd/hellod: the daemon's behaviour tests, each with --child=exec and
 # --child=fork; the daemon is the test binary re-executed, so all of them
 # need binfmt_misc.
-daemon_tests='TestEveryStatusCode|TestMessageAndRealClients|TestChildHoldsOnlyItsConnection|TestNoZombiesAfter1000Connections|TestMaxChildrenBackpressure|TestChildTimeoutKillsStoppedChild|TestSIGTERMDrainsRunningChildren'
+daemon_tests='TestKeepAlive|TestKeepAliveHTTP10|TestEveryStatusCode|TestMessageAndRealClients|TestChildHoldsOnlyItsConnection|TestNoZombiesAfter1000Connections|TestMaxChildrenBackpressure|TestChildTimeoutKillsStoppedChild|TestSIGTERMDrainsRunningChildren'
 if $have_binfmt; then
 	run hellod-arm64 cmd/hellod "$out/hellod.test" -test.short -test.run "^($daemon_tests)\$"
 else
