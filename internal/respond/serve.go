@@ -36,9 +36,17 @@ func Serve(fd int, t *Table, buf *Buffer, slot *scoreboard.Slot, l *Limits, star
 	var q batch
 	makeBlocking(fd)
 	lifetime := start + l.Lifetime
-	slot.Set(scoreboard.Reading, Now())
+	// now is the time of the last wait's end (or of the child's start),
+	// which the steps up to the next wait use: a clock read is a system
+	// call here (no vDSO), and between two waits pass microseconds. The
+	// Date comes from the same clock (wallOff: CLOCK_REALTIME's offset at
+	// the start; a connection lives at most its lifetime).
+	now := Now()
+	wallOff := wallNanos() - now
+	slot.Set(scoreboard.Reading, now)
 	h.Reset()
 	o := readHead(fd, buf, min(start+l.HeaderTimeout, lifetime), &h)
+	now = Now() // the first head may have been slow to come
 	last, served := response.ClientGone, 0
 	for {
 		if o == response.ClientGone {
@@ -60,12 +68,12 @@ func Serve(fd int, t *Table, buf *Buffer, slot *scoreboard.Slot, l *Limits, star
 			c = response.KeepAlive
 		}
 		if q.n == 0 {
-			t.SetDate(wallSec())
+			t.SetDate((now + wallOff) / 1e9)
 		}
 		q.add(t, o, c)
 		served++
 		if !keep {
-			if !q.flush(t, fd, slot) {
+			if !q.flush(t, fd, slot, now) {
 				return finish(slot, response.WriteFailed)
 			}
 			// Unread bytes at close make the kernel reset the connection,
@@ -80,15 +88,15 @@ func Serve(fd int, t *Table, buf *Buffer, slot *scoreboard.Slot, l *Limits, star
 			return finish(slot, o)
 		}
 		next, complete, left := h.Next(buf[:], req.Body)
-		if complete && q.n < maxBatch && Now() < lifetime {
+		if complete && q.n < maxBatch && now < lifetime {
 			o = next // a pipelined head, already here: its response joins the batch
 			continue
 		}
-		if !q.flush(t, fd, slot) {
+		if !q.flush(t, fd, slot, now) {
 			return finish(slot, response.WriteFailed)
 		}
 		last = o
-		if Now() >= lifetime {
+		if now >= lifetime {
 			return closing(fd, buf, slot, last, complete || buffered(&h, buf))
 		}
 		if complete {
@@ -100,25 +108,26 @@ func Serve(fd int, t *Table, buf *Buffer, slot *scoreboard.Slot, l *Limits, star
 			if !discard(fd, buf, left, min(Now()+l.HeaderTimeout, lifetime)) {
 				return finish(slot, last)
 			}
+			now = Now()
 		}
 		if !buffered(&h, buf) {
-			slot.Set(scoreboard.Idle, Now())
+			slot.Set(scoreboard.Idle, now)
 			// Idle first, then the stop flag: the parent stops every slot
 			// first, then claims the idle ones, so either this child sees
 			// the flag or the parent sees it idle (and kills it).
 			if slot.Stopped() {
 				return finish(slot, last)
 			}
-			if !waitReadable(fd, min(Now()+l.KeepAliveTimeout, lifetime)) {
+			if !waitReadable(fd, now, min(now+l.KeepAliveTimeout, lifetime)) {
 				return finish(slot, last)
 			}
-			if !slot.Wake(Now()) {
+			now = Now()
+			if !slot.Wake(now) {
 				return last // claimed (Closing): the parent kills this child
 			}
 		} else {
-			slot.Set(scoreboard.Reading, Now())
+			slot.Set(scoreboard.Reading, now)
 		}
-		now := Now()
 		if now >= lifetime { // it ran out while the client was quiet
 			return closing(fd, buf, slot, last, true)
 		}
@@ -167,17 +176,16 @@ func (q *batch) add(t *Table, o response.Outcome, c response.Conn) {
 }
 
 // flush writes the queued responses within WriteTimeout, counts them in
-// slot and empties q.
+// slot (Writing since now) and empties q.
 //
 //go:norace
 //go:nocheckptr
-func (q *batch) flush(t *Table, fd int, slot *scoreboard.Slot) bool {
+func (q *batch) flush(t *Table, fd int, slot *scoreboard.Slot, now int64) bool {
 	if q.n == 0 {
 		return true
 	}
-	now := Now()
 	slot.Set(scoreboard.Writing, now)
-	if !q.sendv(t, fd, now+int64(WriteTimeout)) {
+	if !q.sendv(t, fd) {
 		return false
 	}
 	for i := 0; i < q.n && i < maxBatch; i++ {
@@ -203,12 +211,14 @@ func buffered(h *http1.Scanner, buf *Buffer) bool {
 //go:norace
 //go:nocheckptr
 func readHead(fd int, buf *Buffer, deadline int64, h *http1.Scanner) response.Outcome {
-	for {
+	for first := true; ; first = false {
 		free := h.Free(buf[:])
 		if len(free) == 0 {
 			return response.HeaderTooLarge // not reached: the limits stop reading first
 		}
-		n := read(fd, free, deadline)
+		// Only the first read of a head may skip the deadline's check: a
+		// head that keeps coming in pieces is read within it.
+		n := read(fd, free, deadline, first)
 		if n <= 0 {
 			return h.Ended(buf[:], n)
 		}
