@@ -196,7 +196,7 @@ func serve(cfg config.Config, log *slog.Logger) error {
 
 	why, err := srv.Serve(ctx, ls)
 	st := srv.Stats()
-	log.Info(fmt.Sprintf("stopped (%s): %d connections served, %d children killed", why, st.Served, st.Killed))
+	log.Info(fmt.Sprintf("stopped (%s): %d connections served, %d children killed, %d requests served", why, st.Served, st.Killed, st.Requests))
 	return err
 }
 
