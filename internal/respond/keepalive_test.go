@@ -160,7 +160,13 @@ func TestServePipelining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Data_segs_out != 1 {
+	switch info.Data_segs_out {
+	case 1:
+	case 0:
+		// Not after 10 responses: this TCP_INFO lacks the count (under
+		// qemu-user, arm64 on amd64, it reads 0).
+		t.Logf("TCP_INFO counts no data segments here: the one-write check is skipped")
+	default:
 		t.Errorf("want the 10 responses in one segment, got %d segments", info.Data_segs_out)
 	}
 	// More than a batch, and an error at the end: in order, and the
