@@ -191,6 +191,9 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		log.Warn(fmt.Sprintf("second signal (%s): killing %d children and exiting now",
 			unix.SignalName(sig.(unix.Signal)), srv.Stats().Active))
 		srv.KillAll("second signal")
+		for _, l := range ls {
+			l.Close() // a self-bound unix socket's file goes too
+		}
 		os.Exit(exitRuntime)
 	}()
 

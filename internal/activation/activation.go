@@ -16,6 +16,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/hellod/hellod/internal/linux"
+	"golang.org/x/sys/unix"
 )
 
 // Listener is one listening stream socket, held as a non-blocking,
@@ -30,11 +31,28 @@ type Listener struct {
 	// Addr is the local address it listens on.
 	Addr string
 	File *os.File
+	// path is the file of a unix socket Bind made (nothing for a passed
+	// socket or an abstract one), ino its inode: Close removes it.
+	path string
+	ino  uint64
 }
 
 // Close closes the listener's descriptor. A passed socket stays open in
-// systemd, which keeps queuing connections for the next start.
-func (l Listener) Close() error { return l.File.Close() }
+// systemd, which keeps queuing connections for the next start. The file of
+// a unix socket Bind made is removed, unless it is no longer the one bound
+// (replaced meanwhile by someone else's).
+func (l Listener) Close() error {
+	err := l.File.Close()
+	if l.path != "" {
+		var st unix.Stat_t
+		if unix.Lstat(l.path, &st) == nil && st.Ino == l.ino && st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+			if rerr := os.Remove(l.path); rerr != nil && err == nil {
+				err = fmt.Errorf("remove the socket file: %w", rerr)
+			}
+		}
+	}
+	return err
+}
 
 // ErrNotActivated means no sockets were passed: bind them yourself.
 var ErrNotActivated = errors.New("not socket-activated (LISTEN_FDS is not set)")
@@ -160,19 +178,38 @@ func Bind(ctx context.Context, addrs []string) ([]Listener, error) {
 	}
 	for _, a := range addrs {
 		network, addr := "tcp", a
+		path := ""
 		if p, ok := strings.CutPrefix(a, "unix:"); ok {
 			network, addr = "unix", p
+			if !strings.HasPrefix(p, "@") {
+				path = p
+				if err := removeStale(ctx, p); err != nil {
+					return fail(fmt.Errorf("listen on %s: %w", a, err))
+				}
+			}
 		}
 		nl, err := lc.Listen(ctx, network, addr)
 		if err != nil {
 			return fail(fmt.Errorf("listen on %s: %w", a, err))
 		}
 		if ul, ok := nl.(*net.UnixListener); ok {
-			ul.SetUnlinkOnClose(false) // our duplicate lives on
+			ul.SetUnlinkOnClose(false) // our duplicate lives on; Close removes the file
 		}
 		l, err := listenerOf(nl)
 		nl.Close()
+		if err == nil && path != "" {
+			var st unix.Stat_t
+			if err = unix.Lstat(path, &st); err == nil {
+				l.path, l.ino = path, st.Ino
+			}
+		}
 		if err != nil {
+			if l.File != nil {
+				l.File.Close()
+			}
+			if path != "" {
+				os.Remove(path) // ours: bound above
+			}
 			return fail(fmt.Errorf("listen on %s: %w", a, err))
 		}
 		ls = append(ls, l)
