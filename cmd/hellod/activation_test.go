@@ -183,8 +183,8 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{"help", []string{"--help"}, nil, 0, "Usage: hellod [flags]", ""},
 		{"version", []string{"--version"}, nil, 0, "hellod ", ""},
-		{"bad flag", []string{"--nope"}, nil, 2, "", "hellod: flag provided but not defined: -nope"},
-		{"bad value", []string{"--max-children", "lots"}, nil, 2, "", `invalid value "lots" for flag -max-children`},
+		{"bad flag", []string{"--nope"}, nil, 2, "", "hellod: unknown flag --nope (see hellod --help)"},
+		{"bad value", []string{"--max-children", "lots"}, nil, 2, "", `invalid value "lots" for --max-children`},
 		{"bad env", nil, []string{"HELLOD_CHILD_TIMEOUT=forever"}, 2, "", `invalid value "forever" for HELLOD_CHILD_TIMEOUT`},
 		{"argument", []string{"serve"}, nil, 2, "", `unexpected argument "serve"`},
 		{"port in use", []string{"--listen", used.Addr().String()}, nil, 1, "", "address already in use"},

@@ -33,7 +33,8 @@ func TestMain(m *testing.M) {
 		main() // an exec child of a daemon started below
 	}
 	if os.Getenv(daemonEnv) == "1" {
-		main() // the daemon itself
+		os.Unsetenv(daemonEnv) // not a setting: hellod would warn of it
+		main()                 // the daemon itself
 	}
 	os.Exit(m.Run())
 }

@@ -76,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		runtime.GOMAXPROCS(1)
 	}
 	log := logging.New(stderr, cfg.LogLevel)
+	for _, w := range config.UnknownEnv(os.Environ()) {
+		log.Warn(w) // a misspelt setting is ignored: say so, once
+	}
 	if err := serve(cfg, log); err != nil {
 		log.Error(err.Error())
 		return exitRuntime

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,7 +84,7 @@ func NewFlagSet(c *Config) *flag.FlagSet {
 		fs.Func(name, usage, set)
 		fs.Lookup(name).DefValue = def
 	}
-	add("listen", strings.Join(c.Listen, ","), "address to listen on when not socket-activated: HOST:PORT or unix:/PATH (repeatable, or comma-separated)", listSetter(&c.Listen))
+	add("listen", strings.Join(c.Listen, ","), "address to listen on when not socket-activated: "+AddrForms+" (repeatable, or comma-separated; checked by syntax, host names looked up when bound)", listSetter(&c.Listen))
 	add("max-children", strconv.Itoa(c.MaxChildren), "most children at once; at the cap no connection is accepted until one exits", intSetter(&c.MaxChildren, 1, 1<<20))
 	add("header-timeout", c.HeaderTimeout.String(), "a request's header section must arrive within this, else 408", durationSetter(&c.HeaderTimeout, false))
 	add("child-timeout", c.ChildTimeout.String(), "a child lives at most this long, else it is killed (SIGKILL)", durationSetter(&c.ChildTimeout, false))
@@ -238,12 +238,42 @@ func Parse(args []string, lookup func(string) (string, bool)) (Config, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, ErrHelp
 		}
-		return c, &UsageError{err}
+		return c, &UsageError{flagError(fs, err)}
 	}
 	if fs.NArg() > 0 {
 		return c, usagef("unexpected argument %q (hellod takes only flags)", fs.Arg(0))
 	}
 	return c, c.Validate()
+}
+
+// The flag package's errors name a flag with one dash ("-max-children");
+// hellod's flags are written with two.
+var (
+	flagUndefined = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	flagValue     = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-([a-z][a-z-]*): `)
+	flagArgument  = regexp.MustCompile(`^flag needs an argument: -([a-z][a-z-]*)$`)
+)
+
+// flagError rewrites an error of fs.Parse with "--flag"; an unknown flag
+// names the nearest known one when it is a likely misspelling.
+func flagError(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if m := flagUndefined.FindStringSubmatch(msg); m != nil {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		near := nearest(m[1], names)
+		if editDistance(m[1], near) <= max(2, len(m[1])/3) {
+			return fmt.Errorf("unknown flag --%s (did you mean --%s?)", m[1], near)
+		}
+		return fmt.Errorf("unknown flag --%s", m[1])
+	}
+	if m := flagValue.FindStringSubmatchIndex(msg); m != nil {
+		return fmt.Errorf("invalid value %s for --%s: %s", msg[m[2]:m[3]], msg[m[4]:m[5]], msg[m[1]:])
+	}
+	if m := flagArgument.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("--%s needs a value", m[1])
+	}
+	return err
 }
 
 // Validate checks the settings against each other.
@@ -258,24 +288,6 @@ func (c *Config) Validate() error {
 	}
 	if c.HeaderTimeout > c.ChildTimeout {
 		return usagef("--header-timeout (%s) must not exceed --child-timeout (%s)", c.HeaderTimeout, c.ChildTimeout)
-	}
-	return nil
-}
-
-// checkAddr validates a --listen address.
-func checkAddr(a string) error {
-	if path, ok := strings.CutPrefix(a, "unix:"); ok {
-		if path == "" || !strings.HasPrefix(path, "/") && !strings.HasPrefix(path, "@") {
-			return errors.New("want unix:/absolute/path or unix:@abstract")
-		}
-		return nil
-	}
-	_, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return errors.New("want HOST:PORT, :PORT or unix:/PATH")
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
 	}
 	return nil
 }

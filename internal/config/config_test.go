@@ -72,7 +72,7 @@ func TestParseErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"--bogus"}, nil, "flag provided but not defined: -bogus"},
+		{[]string{"--bogus"}, nil, "unknown flag --bogus"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
 		{[]string{"--max-children", "0"}, nil, "want an integer from 1"},
 		{[]string{"--max-children", "x"}, nil, "want an integer from 1"},
@@ -86,7 +86,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--evict-after", "-1s"}, nil, "want a positive duration"},
 		{[]string{"--keepalive-timeout", "-1s"}, nil, "want a positive duration"},
 		{[]string{"--keepalive-timeout", "5"}, nil, "want a duration"},
-		{[]string{"--keepalive-requests", "0"}, nil, "invalid value \"0\" for flag -keepalive-requests: want an integer from 1 to 1073741824"},
+		{[]string{"--keepalive-requests", "0"}, nil, "invalid value \"0\" for --keepalive-requests: want an integer from 1 to 1073741824"},
 		{[]string{"--keepalive-requests", "many"}, nil, "want an integer from 1"},
 		{nil, map[string]string{"HELLOD_KEEPALIVE_REQUESTS": "0"}, `invalid value "0" for HELLOD_KEEPALIVE_REQUESTS: want an integer from 1`},
 		{nil, map[string]string{"HELLOD_KEEPALIVE_TIMEOUT": "idle"}, `invalid value "idle" for HELLOD_KEEPALIVE_TIMEOUT: want a duration`},
