@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.." || exit 2
 APT_PACKAGES=(
 	make git gzip xz-utils file cpio util-linux
 	systemd-container mmdebstrap debian-archive-keyring # e2e: booted systemd
-	curl jq iproute2                                    # e2e: requests, checks
+	curl jq iproute2 wrk                                # e2e: requests, checks, load
 	lintian rpmlint python3-magic rpm rpm2cpio shellcheck # lint-packages
 )
 

@@ -16,6 +16,8 @@
 #   5. restart under load, and upgrade under load: no failed request
 #   6. kill -9 of the main process: restarted, the socket keeps accepting
 #      (6b. the other --child strategy: children served, no failure)
+#      (6c. journald at full rate, wrk: an entry per connection, none lost;
+#       packaging/e2e-journal.sh)
 #   7. HELLOD_IDLE_EXIT in /etc/default/hellod: stops when idle, restarts
 #   8. apt remove: port closed, units gone; apt purge: no file left behind
 #      (8b. policy-rc.d and an earlier "systemctl disable" are respected)
@@ -34,7 +36,7 @@ deb=$(realpath -e "$1") || die "no such file: $1"
 deb_next=$(realpath -e "$2") || die "no such file: $2"
 rpm_pkg=""
 if [ $# -ge 3 ]; then rpm_pkg=$(realpath -e "$3") || die "no such file: $3"; fi
-for tool in systemd-nspawn nsenter curl jq ss dpkg-deb; do
+for tool in systemd-nspawn nsenter curl jq ss dpkg-deb wrk; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
@@ -188,6 +190,10 @@ if [ -n "$other" ]; then
 else
 	echo "    skipped: this hellod's --help names no second child strategy"
 fi
+
+# ---------------------------------------------------------------- 6c
+# shellcheck source-path=SCRIPTDIR source=e2e-journal.sh
+. "$here/e2e-journal.sh" && journal_full_rate
 
 # ---------------------------------------------------------------- 7
 step "7. HELLOD_IDLE_EXIT=2s from /etc/default/hellod"
