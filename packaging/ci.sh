@@ -65,7 +65,7 @@ install_tools() {
 	fi
 	echo "tools:"
 	dpkg-query -W -f '  ${Package} ${Version}\n' systemd systemd-container mmdebstrap \
-		lintian rpmlint rpm shellcheck curl
+		lintian rpmlint rpm shellcheck curl wrk
 	echo "  $(go version)"
 }
 
