@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -29,22 +30,13 @@ func UnknownEnv(environ []string) []string {
 	var warnings []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) || contains(valid, name) {
+		if !strings.HasPrefix(name, EnvPrefix) || slices.Contains(valid, name) {
 			continue
 		}
 		warnings = append(warnings, fmt.Sprintf("unknown variable %s ignored (the nearest hellod reads is %s; see hellod --help)",
 			name, nearest(name, valid)))
 	}
 	return warnings
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // nearest returns the candidate closest to s by edit distance, the first
