@@ -59,10 +59,14 @@ for p in "$@"; do
 done
 [ "${#debs[@]}" -gt 0 ] || die "no .deb given"
 
+# OUTDIR is replaced as a whole: refuse anything but an earlier repository.
+if [ -e "$out" ] && { [ ! -d "$out/dists" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; }; then
+	die "$out exists and is not a repository made by repo.sh (no dists/): not replacing it"
+fi
+new=$out.new.$$
 tmp=$(mktemp -d)
 export GNUPGHOME=$tmp/gnupg
 trap 'gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null || true; rm -rf "$tmp" "$new"' EXIT
-new=$out.new.$$
 mkdir -m 700 "$GNUPGHOME"
 mkdir -p "$new"
 
