@@ -57,6 +57,12 @@ for a in $arches; do
 	others=$(grep '^Architecture: ' "$pk" | grep -v "^Architecture: $a\$" || true)
 	[ -z "$others" ] || fail "$pk lists other architectures: $others"
 	cmp -s <(gzip -dc "$pk.gz") "$pk" || fail "$pk.gz is not Packages"
+	# Every package it lists is in the pool, with that SHA256.
+	awk '$1 == "Filename:" { f = $2 } $1 == "SHA256:" { print $2, f }' "$pk" >"$tmp/listed"
+	while read -r sum f; do
+		[ -f "$repo/$f" ] || fail "binary-$a/Packages lists $f, which is missing"
+		[ "$(sha256sum "$repo/$f" | cut -d' ' -f1)" = "$sum" ] || fail "$f: SHA256 differs from binary-$a/Packages'"
+	done <"$tmp/listed"
 done
 for d in "$repo"/pool/main/h/hellod/*.deb; do
 	rel=${d#"$repo"/}
@@ -89,18 +95,17 @@ done
 
 # ------------------------------------------------------------ dnf
 if [ -d "$repo/rpm" ]; then
-	rpmdb=$tmp/rpmdb
-	mkdir "$rpmdb"
-	rpm --dbpath "$rpmdb" --initdb
+	# Two throwaway rpm databases: one with the key, one without.
+	mkdir "$tmp/rpmdb" "$tmp/rpmdb-empty"
+	rpm --dbpath "$tmp/rpmdb" --initdb
+	rpm --dbpath "$tmp/rpmdb-empty" --initdb
+	rpm --dbpath "$tmp/rpmdb" --import "$repo/hellod.asc"
 	for r in "$repo"/rpm/*.rpm; do
-		if rpm --dbpath "$rpmdb" -K "$r" >"$tmp/k.log" 2>&1; then
-			fail "rpm -K without the key: $(cat "$tmp/k.log")"
+		k=$(rpm --dbpath "$tmp/rpmdb" -K "$r" 2>&1) || fail "rpm -K $r: $k"
+		[[ $k == *": digests signatures OK" ]] || fail "rpm -K $r: want 'digests signatures OK' (signed with hellod.asc's key), got: $k"
+		if k=$(rpm --dbpath "$tmp/rpmdb-empty" -K "$r" 2>&1); then
+			fail "rpm -K without the key: want SIGNATURES NOT OK, got: $k"
 		fi
-	done
-	rpm --dbpath "$rpmdb" --import "$repo/hellod.asc"
-	for r in "$repo"/rpm/*.rpm; do
-		k=$(rpm --dbpath "$rpmdb" -K "$r" 2>&1) || fail "rpm -K $r: $k"
-		[[ $k == *": digests signatures OK" ]] || fail "rpm -K $r: $k"
 	done
 	ok "rpm -K: $(find "$repo/rpm" -name '*.rpm' | wc -l) .rpm 'digests signatures OK' with hellod.asc imported, NOT OK without it"
 	gpgv --keyring "$key" "$repo/rpm/repodata/repomd.xml.asc" "$repo/rpm/repodata/repomd.xml" 2>"$tmp/gpgv.log" ||
