@@ -50,7 +50,7 @@ echo "repo: tools: $(dpkg-query -W -f '${Package} ${Version}\n' apt-utils create
 
 debs=() rpms=()
 for p in "$@"; do
-	[ -f "$p" ] || die "no such package: $p"
+	[ -f "$p" ] || die "no such package: $p (run make packages first)"
 	case "$p" in
 	*.deb) debs+=("$(realpath "$p")") ;;
 	*.rpm) rpms+=("$(realpath "$p")") ;;
