@@ -4,12 +4,16 @@
 #   make packages       .deb and .rpm for amd64 and arm64 into dist/
 #   make lint-packages  lintian, rpmlint, package contents and scriptlets,
 #                       systemd-analyze verify and security
-#   make e2e            install the .deb in a booted Debian 12 systemd
-#                       (systemd-nspawn) and test it end to end (root)
+#   make repo REPO_URL=https://...
+#                       signed apt and dnf repositories of the packages in
+#                       dist/repo/ (HELLOD_SIGNING_KEY: the armored secret key)
+#   make e2e            install the .deb in a booted Debian 12 and Debian 13
+#                       systemd (systemd-nspawn) and test it end to end (root;
+#                       E2E_SUITES=trixie for one)
 #   make bench          bench/run.sh
 #
 # packaging/ci.sh installs every tool these need on a fresh Debian 12 and runs
-# packages, lint-packages and e2e.
+# packages, lint-packages, repo and e2e.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -39,7 +43,7 @@ NFPM := $(TOOLS_DIR)/nfpm-$(NFPM_VERSION)/nfpm
 
 GO_LDFLAGS := -s -w -buildid= -X main.version=$(VERSION)
 
-.PHONY: build packages packages-next lint-packages e2e bench clean nfpm FORCE
+.PHONY: build packages packages-next lint-packages repo e2e bench clean nfpm FORCE
 
 build: dist/hellod
 
@@ -103,9 +107,20 @@ packages-next: $(PKG_INPUTS)
 lint-packages:
 	packaging/lint.sh '$(VERSION)' $(ARCHES)
 
+# The packages of VERSION (make packages first), from scratch into dist/repo/.
+REPO_URL ?=
+repo:
+	packaging/repo.sh dist/repo '$(REPO_URL)' \
+	    $(foreach a,$(ARCHES),dist/hellod_$(VERSION)-1_$(a).deb) \
+	    $(foreach a,$(ARCHES),dist/hellod-$(VERSION)-1.$(subst arm64,aarch64,$(subst amd64,x86_64,$(a))).rpm)
+
+# Debian releases the end-to-end test boots, one after the other.
+E2E_SUITES ?= bookworm trixie
 e2e:
-	packaging/e2e.sh dist/hellod_$(VERSION)-1_amd64.deb \
-	    dist/next/hellod_$(NEXT_VERSION)-1_amd64.deb dist/hellod-$(VERSION)-1.x86_64.rpm
+	for s in $(E2E_SUITES); do \
+	    HELLOD_E2E_SUITE=$$s packaging/e2e.sh dist/hellod_$(VERSION)-1_amd64.deb \
+	        dist/next/hellod_$(NEXT_VERSION)-1_amd64.deb dist/hellod-$(VERSION)-1.x86_64.rpm; \
+	done
 
 bench:
 	bench/run.sh

@@ -4,14 +4,19 @@
 # mmdebstrap. Read from /etc/apt/sources.list, /etc/apt/sources.list.d/*.list
 # and the deb822 /etc/apt/sources.list.d/*.sources, so that no mirror's name
 # is written in this repository.
-# Usage: apt-mirrors.sh [SUITE]        (default: bookworm)
+# Usage: apt-mirrors.sh [SUITE [FROM]]     (default: bookworm)
 # Only SUITE, SUITE-updates and SUITE-security are kept; other repositories
-# configured on the machine (third-party ones) are left out.
+# configured on the machine (third-party ones) are left out. When the machine
+# names no SUITE (it is configured for its own release only, e.g. trixie on
+# a bookworm host), the entries of FROM (default: this machine's release,
+# VERSION_CODENAME in /etc/os-release) are printed with FROM renamed SUITE:
+# the same mirrors serve every release.
 set -eu
 suite=${1:-bookworm}
 etc=${APT_ETC:-/etc/apt}
+from=${2:-$(sed -n 's/^VERSION_CODENAME=//p' "${OS_RELEASE:-/etc/os-release}" 2>/dev/null | tr -d '"')}
 
-{
+sources() {
 	# One-line format.
 	for f in "$etc/sources.list" "$etc"/sources.list.d/*.list; do
 		[ -f "$f" ] || continue
@@ -60,11 +65,26 @@ etc=${APT_ETC:-/etc/apt}
 		END { flush() }
 		' "$f"
 	done
-} | awk -v s="$suite" '
+}
+
+# keep SUITE [AS]: the entries of SUITE, SUITE-updates and SUITE-security,
+# their suite renamed AS (default SUITE).
+keep() {
+	sources | awk -v s="$1" -v as="${2:-$1}" '
 	{
 		# the suite is the first field after the URI
 		i = 2
 		if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
 		suite = $(i + 1)
-		if (suite == s || suite == s "-updates" || suite == s "-security") print
+		if (suite == s || suite == s "-updates" || suite == s "-security") {
+			$(i + 1) = as substr(suite, length(s) + 1)
+			print
+		}
 	}' | awk '!seen[$0]++'
+}
+
+out=$(keep "$suite")
+if [ -z "$out" ] && [ -n "$from" ] && [ "$from" != "$suite" ]; then
+	out=$(keep "$from" "$suite")
+fi
+[ -z "$out" ] || printf '%s\n' "$out"

@@ -1,15 +1,18 @@
 #!/bin/bash
 # Packaging CI for hellod: installs every tool it needs on a fresh Debian 12
-# (root, with only Go, gcc and apt), then builds the packages, lints them and
-# runs the booted-systemd end-to-end test. Exits non-zero if any step fails,
-# after a summary with timings.
+# (root, with only Go, gcc and apt), then builds the packages, lints them,
+# builds and checks the signed repositories (make repo) and runs the
+# booted-systemd end-to-end test on Debian 12 and Debian 13. Exits non-zero
+# if any step fails, after a summary with timings.
 #
 #   bash packaging/ci.sh            # from anywhere in the repository
 #
 # Environment:
 #   VERSION            package version (default: packaging/version.sh)
-#   HELLOD_E2E_CACHE   cache of the e2e root file system
-#                      (default /var/cache/hellod-e2e; kept between runs)
+#   HELLOD_E2E_CACHE   cache of the e2e root file systems, one per Debian
+#                      release (default /var/cache/hellod-e2e; kept between runs)
+#   E2E_SUITES         Debian releases the e2e test boots (default
+#                      "bookworm trixie")
 #   HELLOD_CI_SKIP_APT=1  do not run apt-get (tools already installed)
 set -uo pipefail
 
@@ -25,6 +28,8 @@ APT_PACKAGES=(
 	systemd-container mmdebstrap debian-archive-keyring # e2e: booted systemd
 	curl jq iproute2 wrk                                # e2e: requests, checks, load
 	lintian rpmlint python3-magic rpm rpm2cpio shellcheck # lint-packages
+	apt-utils createrepo-c gnupg gpgv                     # make repo
+	python3                                               # e2e: the repository's HTTP server
 )
 
 results=()
@@ -65,7 +70,7 @@ install_tools() {
 	fi
 	echo "tools:"
 	dpkg-query -W -f '  ${Package} ${Version}\n' systemd systemd-container mmdebstrap \
-		lintian rpmlint rpm shellcheck curl wrk
+		lintian rpmlint rpm shellcheck curl wrk apt-utils createrepo-c gnupg
 	echo "  $(go version)"
 }
 
@@ -83,8 +88,13 @@ run_step "make packages" make packages VERSION="$VERSION" &&
 	built=1
 if [ "$built" = 1 ]; then
 	run_step "make lint-packages" make lint-packages VERSION="$VERSION"
+	# The repository is checked as built (packaging/repo-check.sh); the URL
+	# is only written into hellod.sources and hellod.repo.
+	run_step "make repo" make repo VERSION="$VERSION" REPO_URL=https://hellod.example.org/repo
 	# Bounded: e2e.sh cleans up on SIGTERM (container halted, cgroups removed).
-	run_step "make e2e" timeout --kill-after=60 900 make e2e VERSION="$VERSION"
+	for suite in ${E2E_SUITES:-bookworm trixie}; do
+		run_step "make e2e ($suite)" timeout --kill-after=60 900 make e2e VERSION="$VERSION" E2E_SUITES="$suite"
+	done
 fi
 summary
 exit "$failed"

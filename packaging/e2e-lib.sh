@@ -46,7 +46,8 @@ poll() {
 
 run=""                  # the run directory, made by e2e.sh
 name=hellod-e2e-$$      # the machine name, and the name of its cgroups
-nspawn_pid="" pid1="" load_pids=()
+nspawn_pid="" pid1="" load_pids=() server_pids=()
+suite=${HELLOD_E2E_SUITE:-bookworm} # the Debian release booted
 cgroups=()
 
 # In the container: all namespaces, its root and working directory, a clean
@@ -75,6 +76,8 @@ cleanup() {
 	end_step
 	for p in "${load_pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${load_pids[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${server_pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${server_pids[@]}"; do wait "$p" 2>/dev/null; done
 	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
 		# SIGTERM: nspawn halts the container in order.
 		kill -TERM "$nspawn_pid"
@@ -207,11 +210,11 @@ boot() {
 	local deb=$1 deb_next=$2 rpm_pkg=${3:-} root root_t root_s c deadline state
 	step "root file system (cached in ${HELLOD_E2E_CACHE:-/var/cache/hellod-e2e})"
 	root_t=$(now)
-	root=$("$(dirname "${BASH_SOURCE[0]}")/e2e-root.sh") || fail "could not build the root file system"
+	root=$("$(dirname "${BASH_SOURCE[0]}")/e2e-root.sh" "$suite") || fail "could not build the root file system"
 	root_s=$(elapsed "$root_t" "$(now)")
 	ok "$root (${root_s}s)"
 
-	step "boot Debian 12 systemd (systemd-nspawn)"
+	step "boot Debian $suite systemd (systemd-nspawn)"
 	mkdir -p "$run/upper" "$run/pkg"
 	cp "$deb" "$run/pkg/hellod.deb"
 	cp "$deb_next" "$run/pkg/hellod-next.deb"
@@ -251,7 +254,7 @@ boot() {
 	poll 30 "systemd in the container (/run/systemd/private)" test -S "/proc/$pid1/root/run/systemd/private"
 	state=$(inbox timeout 60 systemctl is-system-running --wait) || true
 	case "$state" in
-	running) ok "container PID 1 is host PID $pid1, system running" ;;
+	running) ok "container PID 1 is host PID $pid1, system running ($(inbox systemctl --version | head -1), Debian $(inbox cat /etc/debian_version))" ;;
 	degraded)
 		echo "    warning: system degraded:"
 		inbox systemctl --failed --no-pager --no-legend | sed 's/^/      /'

@@ -1,11 +1,12 @@
 #!/bin/bash
-# End-to-end test of the hellod .deb in a booted Debian 12 systemd.
+# End-to-end test of the hellod .deb in a booted Debian systemd (Debian 12
+# bookworm by default, HELLOD_E2E_SUITE=trixie for Debian 13).
 #
 # Usage (as root): packaging/e2e.sh HELLOD.deb HELLOD-NEXT.deb [HELLOD.rpm]
 #   HELLOD-NEXT.deb is the same package with a higher version (upgrade test).
 #   HELLOD.rpm, when given, has its scriptlets run in the same systemd.
 #
-# It boots Debian 12's systemd with systemd-nspawn on a cached minbase root
+# It boots that Debian's systemd with systemd-nspawn on a cached minbase root
 # (packaging/e2e-root.sh) under a throwaway overlay, with a private network
 # (loopback only), and checks what a user of the package sees:
 #   1. apt install: socket active and listening on 8000, service inactive
@@ -22,6 +23,9 @@
 #   8. apt remove: port closed, units gone; apt purge: no file left behind
 #      (8b. policy-rc.d and an earlier "systemctl disable" are respected)
 #   (9. the .rpm's scriptlets, run by hand on its extracted payload)
+# then the scenarios in files of their own, sourced in order (see the end):
+#  10. the signed repository (packaging/e2e-repo.sh): apt install hellod by
+#      name, apt upgrade under load, a tampered InRelease refused
 # Everything it starts runs in a cgroup of its own and is stopped and removed
 # on exit, as is the overlay (HELLOD_E2E_KEEP=1 keeps the run directory).
 # The helpers (steps, polling, the container, the load loops) are in
@@ -36,7 +40,7 @@ deb=$(realpath -e "$1") || die "no such file: $1"
 deb_next=$(realpath -e "$2") || die "no such file: $2"
 rpm_pkg=""
 if [ $# -ge 3 ]; then rpm_pkg=$(realpath -e "$3") || die "no such file: $3"; fi
-for tool in systemd-nspawn nsenter curl jq ss dpkg-deb wrk; do
+for tool in systemd-nspawn nsenter curl jq ss dpkg-deb wrk python3 gpg; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
@@ -277,5 +281,11 @@ if [ -n "$rpm_pkg" ]; then
 	[ "$(prop hellod.socket LoadState)" = not-found ] || fail "rpm %postun 0: hellod.socket LoadState=$(prop hellod.socket LoadState)"
 	ok "%preun 0 + %postun 0 (erase): stopped, disabled, units gone"
 fi
+
+# ---------------------------------------------------------------- scenarios
+# Each in a file of its own, sourced in this order into the same container
+# (they use the helpers above and leave hellod purged).
+# shellcheck source-path=SCRIPTDIR source=e2e-repo.sh
+. "$here/e2e-repo.sh" # 10. signed repository: install, upgrade, tampering
 
 end_step
