@@ -10,6 +10,7 @@ import (
 
 	"github.com/hellod/hellod/internal/linux"
 	"github.com/hellod/hellod/internal/netblock"
+	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,10 +29,13 @@ const episodeMin = 10 * time.Second
 // once by the accept loop, before it takes a slot; unix-socket peers have
 // no source and are exempt. Nil when off.
 type perSource struct {
-	limit   int
-	mask    netblock.Mask
-	episode time.Duration
-	log     *slog.Logger
+	limit int
+	mask  netblock.Mask
+	// finishing counts a source's children done with their connection
+	// but not reaped yet (Server.finishing).
+	finishing func(netblock.Key) int
+	episode   time.Duration
+	log       *slog.Logger
 
 	mu sync.Mutex
 	t  *netblock.Table // a key per source with a running child: at most MaxChildren
@@ -68,6 +72,23 @@ func (p *perSource) admit(peer netip.AddrPort) bool {
 	if r == netblock.Admitted {
 		p.mu.Unlock()
 		return true
+	}
+	if r == netblock.AtLimit {
+		// Children that are done with their connection do not count: a
+		// client that reads its response's end and connects again at
+		// once finds the previous child exiting, not yet reaped.
+		p.mu.Unlock()
+		n := p.finishing(k)
+		p.mu.Lock()
+		if n > 0 {
+			if r, e = p.t.Acquire(k, p.limit+n); r == netblock.Admitted {
+				p.mu.Unlock()
+				return true
+			}
+		} else if r, e = p.t.Acquire(k, p.limit); r == netblock.Admitted { // one left meanwhile
+			p.mu.Unlock()
+			return true
+		}
 	}
 	p.refused.Add(1)
 	opened := false
@@ -115,7 +136,42 @@ func (p *perSource) leave(peer netip.AddrPort) {
 	}
 }
 
-// Refused is how many connections were reset over their source's limit.
+// reasonSourceIdle is the kill reason of an idle keep-alive child closed
+// for its own source's new connection. Never written.
+var reasonSourceIdle = "per-source limit: idle keep-alive closed for its source's new connection"
+
+// finishing counts source k's children that are done with their
+// connection (lingering, closing, done) but not reaped yet. If there is
+// none, it closes one of the source's idle keep-alive children (claimed
+// first, so that nothing is lost, as the evictor does) and counts it: at
+// its limit, a source's new connection takes the place of its own idle
+// one. It reads the slot of every running child: only for a connection at
+// its source's limit.
+func (s *Server) finishing(k netblock.Key) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, idlePID := 0, 0
+	var idle *child
+	for pid, c := range s.children {
+		if !c.remote.IsValid() || s.ps.mask.Key(c.remote.Addr()) != k {
+			continue
+		}
+		switch s.board.Slot(c.slot).State() {
+		case scoreboard.Lingering, scoreboard.Closing, scoreboard.Done:
+			n++
+		case scoreboard.Idle:
+			if idle == nil && c.killed.Load() == nil {
+				idle, idlePID = c, pid
+			}
+		}
+	}
+	if n == 0 && idle != nil && s.claimLocked(idle, idlePID, &reasonSourceIdle) {
+		n = 1
+	}
+	return n
+}
+
+// refusedCount is how many connections were reset over their source's limit.
 func (p *perSource) refusedCount() int64 {
 	if p == nil {
 		return 0

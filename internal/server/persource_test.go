@@ -14,6 +14,7 @@ import (
 
 	"github.com/hellod/hellod/internal/activation"
 	"github.com/hellod/hellod/internal/netblock"
+	"github.com/hellod/hellod/internal/scoreboard"
 )
 
 // dialFrom connects to l from the loopback address src.
@@ -119,6 +120,52 @@ func TestPerSourceEpisodeEnds(t *testing.T) {
 	}
 }
 
+// TestPerSourceFinishingChildrenDoNotCount: at its limit, a source whose
+// child is done with its connection (exiting, not reaped yet) may connect
+// again: a client that reads its response's end and reconnects at once.
+func TestPerSourceFinishingChildrenDoNotCount(t *testing.T) {
+	fx := newFixture(t, Options{MaxChildren: 4, MaxPerSource: 1, PerSourceNetBlock: netblock.DefaultMask})
+	l := fx.ls[0]
+	dialFrom(t, l, "127.0.0.2")
+	p1 := fx.fake.waitStarted(t)
+	wantReset(t, l, "127.0.0.2", "a second connection while the first is reading")
+	for _, st := range []scoreboard.State{scoreboard.Lingering, scoreboard.Done} {
+		fx.fake.set(p1, st, 0)
+		dialFrom(t, l, "127.0.0.2")
+		p := fx.fake.waitStarted(t)
+		fx.fake.set(p, st, 0) // this one finishing too, for the next round
+	}
+	if st := fx.srv.Stats(); st.Refused != 1 || st.Active != 3 {
+		t.Errorf("want 1 refused and 3 children (2 finishing), got %+v", st)
+	}
+}
+
+// TestPerSourceIdleMakesRoom: at its limit, a source's new connection
+// closes the source's own idle keep-alive child (claimed, then killed:
+// nothing lost), never another source's.
+func TestPerSourceIdleMakesRoom(t *testing.T) {
+	fx := newFixture(t, Options{MaxChildren: 4, MaxPerSource: 1, PerSourceNetBlock: netblock.DefaultMask})
+	l := fx.ls[0]
+	dialFrom(t, l, "127.0.0.1")
+	other := fx.fake.waitStarted(t)
+	fx.fake.set(other, scoreboard.Idle, time.Minute)
+	dialFrom(t, l, "127.0.0.2")
+	own := fx.fake.waitStarted(t)
+	fx.fake.set(own, scoreboard.Idle, 0)
+	dialFrom(t, l, "127.0.0.2")
+	fx.fake.waitStarted(t)
+	fx.log.waitFor(t, "(sent by hellod: per-source limit: idle keep-alive closed for its source's new connection)")
+	if st, ok := fx.fake.killState(own); !ok || st != scoreboard.Closing {
+		t.Errorf("want 127.0.0.2's idle child claimed (closing) before its SIGKILL, got %s, %v", st, ok)
+	}
+	if _, ok := fx.fake.killState(other); ok {
+		t.Errorf("want 127.0.0.1's idle child left alone, got it killed")
+	}
+	if st := fx.srv.Stats(); st.Refused != 0 || st.IdleClosed != 1 || st.Killed != 0 {
+		t.Errorf("want none refused, 1 idle closed, none killed, got %+v", st)
+	}
+}
+
 func TestPerSourceStartFailureLeaves(t *testing.T) {
 	fx := newFixture(t, Options{MaxChildren: 4, MaxPerSource: 1, PerSourceNetBlock: netblock.DefaultMask})
 	fx.fake.mu.Lock()
@@ -155,11 +202,14 @@ func TestPerSourceOff(t *testing.T) {
 // counting out allocate nothing (the accept path; only an episode's lines
 // do).
 func TestPerSourceAllocatesNothing(t *testing.T) {
-	o := Options{MaxChildren: 64, MaxPerSource: 2, PerSourceNetBlock: netblock.DefaultMask, Logger: slog.New(slog.DiscardHandler)}
-	p, err := newPerSource(&o)
+	fake := newFake()
+	s, err := New(Options{MaxChildren: 64, MaxPerSource: 2, PerSourceNetBlock: netblock.DefaultMask, ChildTimeout: time.Minute,
+		ShutdownTimeout: time.Minute, Starter: fake, Reaper: fake, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.closeBoard()
+	p := s.ps
 	a := netip.MustParseAddrPort("[2001:db8::1]:4711")
 	b := netip.MustParseAddrPort("192.0.2.1:4711")
 	p.admit(a)

@@ -172,7 +172,10 @@ func New(o Options) (*Server, error) {
 	for i := range o.MaxChildren {
 		s.slots <- i
 	}
-	s.ps = ps
+	if ps != nil {
+		ps.finishing = s.finishing
+		s.ps = ps
+	}
 	s.exitFn = s.onExit
 	s.ev = &evictor{s: s, after: o.EvictAfter, max: o.MaxChildren}
 	s.touch()
