@@ -340,6 +340,9 @@ func oneRequest(addr string, src net.IP) (outcome, error) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, getReq); err != nil {
+		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+			return gotReset, err // reset before the request was sent
+		}
 		return gotOther, err
 	}
 	var b []byte
