@@ -142,7 +142,10 @@ func errString(err error) string {
 	return err.Error()
 }
 
-var refusedRE = regexp.MustCompile(`REFUSED=(\d+)`)
+var (
+	refusedRE    = regexp.MustCompile(`REFUSED=(\d+)`)
+	episodeEndRE = regexp.MustCompile(`source 127\.0\.0\.2/32 below its limit of \d+ children again: (\d+) connections reset in`)
+)
 
 // refused asks the daemon for its counters (SIGUSR1) and returns REFUSED.
 func (d *daemon) refused(nth int) int {
@@ -204,8 +207,8 @@ func TestReliabilityPerSourceStalled(t *testing.T) {
 					if refused == 0 {
 						t.Errorf("want connections from %s refused at its limit, got none", stalledSrc)
 					}
-					if d.count("source 127.0.0.2/32 reached its limit of 32 children") < 1 {
-						t.Errorf("want the episode at the limit logged")
+					if n := d.count("source 127.0.0.2/32 reached its limit of 32 children"); n != 1 {
+						t.Errorf("want the episode at the limit logged once (it lasts the test), got %d lines", n)
 					}
 				} else if d.count("64 children running (--max-children)") < 1 {
 					t.Errorf("without the limit: want %s to fill the cap (the scenario's premise), and it said nothing", stalledSrc)
@@ -216,6 +219,30 @@ func TestReliabilityPerSourceStalled(t *testing.T) {
 				stop.stop()
 				att.wg.Wait()
 				d.waitNoChildren(60 * time.Second)
+				if v.limit {
+					// Its children gone, every episode of the source has
+					// ended, and the ends' counts add up to the connections
+					// reset. (One episode, unless the run is slow: the
+					// stalled source's connections still queued when it
+					// stopped are accepted and reset, or served, after its
+					// first child's exit, which may close an episode over
+					// 10 s old.)
+					sum, total := 0, 0
+					for nth, t0 := 2, time.Now(); ; nth++ {
+						sum = 0
+						for _, m := range episodeEndRE.FindAllStringSubmatch(d.logText(), -1) {
+							k, _ := strconv.Atoi(m[1])
+							sum += k
+						}
+						if total = d.refused(nth); sum == total || time.Since(t0) > 10*time.Second {
+							break
+						}
+						time.Sleep(50 * time.Millisecond)
+					}
+					if sum != total {
+						t.Errorf("want the episodes' ends to count all %d connections reset, got %d", total, sum)
+					}
+				}
 				t.Logf("FIGURE per-source/stalled/%s/%s: stalled_source_conns=%d max_children=%d max_per_source=%v fresh=%d fresh_ok_within_1s=%d fresh_p50_ms=%s fresh_max_ms=%s stalled_open_at_probe=%d children_at_probe=%d stalled_dials=%d stalled_dials_during_probe=%d probe_s=%.1f stalled_resets=%d refused=%d",
 					v.name, strategy[8:], n, cap, map[bool]string{true: strconv.Itoa(limit), false: "off"}[v.limit], fresh, ok,
 					ms(percentile(lats, 0.5)), ms(percentile(lats, 1)), held, kids, att.dials.Load(), probeDials, probeTime.Seconds(), att.resets.Load(), refused)
