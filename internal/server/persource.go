@@ -77,21 +77,17 @@ func (p *perSource) admit(peer netip.AddrPort) bool {
 		// Children that are done with their connection do not count: a
 		// client that reads its response's end and connects again at
 		// once finds the previous child exiting, not yet reaped.
+		// (Again with n = 0: one may have left meanwhile.)
 		p.mu.Unlock()
 		n := p.finishing(k)
 		p.mu.Lock()
-		if n > 0 {
-			if r, e = p.t.Acquire(k, p.limit+n); r == netblock.Admitted {
-				p.mu.Unlock()
-				return true
-			}
-		} else if r, e = p.t.Acquire(k, p.limit); r == netblock.Admitted { // one left meanwhile
+		if r, e = p.t.Acquire(k, p.limit+n); r == netblock.Admitted {
 			p.mu.Unlock()
 			return true
 		}
 	}
 	p.refused.Add(1)
-	opened := false
+	opened, sources := false, p.t.Len()
 	if r == netblock.AtLimit {
 		e.Refused++
 		if e.Since == 0 {
@@ -106,7 +102,7 @@ func (p *perSource) admit(peer netip.AddrPort) bool {
 			"SOURCE", src, "MAX_PER_SOURCE", p.limit)
 	case r == netblock.Full && p.fullLogged.CompareAndSwap(false, true):
 		// Cannot happen: the table holds a source per running child.
-		p.log.Error(fmt.Sprintf("per-source table full (%d sources): resetting connections from new sources", p.t.Len()))
+		p.log.Error(fmt.Sprintf("per-source table full (%d sources): resetting connections from new sources", sources))
 	}
 	return false
 }
