@@ -16,7 +16,18 @@ import (
 // children instead of the default fork ones; without a keep-alive timeout
 // in args or env, it closes after every response.
 func hellodArgs(env []string, args ...string) []string {
-	return keepAliveOff(env, childArgs(env, args...))
+	return perSourceOff(env, keepAliveOff(env, childArgs(env, args...)))
+}
+
+// perSourceOff turns --max-per-source off (0) unless args or env set it:
+// most tests' clients come from one or a few loopback addresses, and their
+// scenarios (and figures) predate the limit; reliability_persource_test.go
+// sets it.
+func perSourceOff(env, args []string) []string {
+	if setting(env, args, "max-per-source") {
+		return args
+	}
+	return append([]string{"--max-per-source=0"}, args...)
 }
 
 // keepAliveOff makes the daemon close after every response

@@ -140,17 +140,19 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		log.Warn(err.Error())
 	}
 	srv, err := server.New(server.Options{
-		MaxChildren:      cfg.MaxChildren,
-		ChildTimeout:     cfg.ChildTimeout,
-		ShutdownTimeout:  cfg.ShutdownTimeout,
-		IdleExit:         cfg.IdleExit,
-		EvictAfter:       cfg.EvictAfter,
-		WatchdogInterval: watchdog,
-		Logger:           log,
-		Notifier:         notify.New(),
-		Starter:          strategy,
-		Board:            board,
-		Reaper:           rp,
+		MaxChildren:       cfg.MaxChildren,
+		ChildTimeout:      cfg.ChildTimeout,
+		ShutdownTimeout:   cfg.ShutdownTimeout,
+		IdleExit:          cfg.IdleExit,
+		EvictAfter:        cfg.EvictAfter,
+		MaxPerSource:      cfg.MaxPerSource,
+		PerSourceNetBlock: cfg.PerSourceNetBlock,
+		WatchdogInterval:  watchdog,
+		Logger:            log,
+		Notifier:          notify.New(),
+		Starter:           strategy,
+		Board:             board,
+		Reaper:            rp,
 	})
 	if err != nil {
 		return err
@@ -163,8 +165,12 @@ func serve(cfg config.Config, log *slog.Logger) error {
 			names[i] += " (" + l.Addr + ")"
 		}
 	}
-	log.Info(fmt.Sprintf("hellod %s %s, listening on %s, %s children, at most %d at once",
-		Version(), mode, strings.Join(names, ", "), strategy.Name(), cfg.MaxChildren),
+	perSource := "no per-source limit"
+	if cfg.MaxPerSource > 0 {
+		perSource = fmt.Sprintf("%d per source (/%d, IPv6 /%d)", cfg.MaxPerSource, cfg.PerSourceNetBlock.V4, cfg.PerSourceNetBlock.V6)
+	}
+	log.Info(fmt.Sprintf("hellod %s %s, listening on %s, %s children, at most %d at once, %s",
+		Version(), mode, strings.Join(names, ", "), strategy.Name(), cfg.MaxChildren, perSource),
 		"MODE", mode, "LISTEN", strings.Join(names, " "), "CHILD_STRATEGY", strategy.Name())
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -178,11 +184,11 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		for range usr1 {
 			st := srv.Stats()
 			g := runtime.NumGoroutine()
-			log.Info(fmt.Sprintf("stats: %d active children (%d busy, %d idle), %d connections served, %d requests, %d children killed (%d evicted), %d idle closed, %d waiting connections dropped, %d failed starts, %d goroutines",
-				st.Active, st.Busy, st.Idle, st.Served, st.Requests, st.Killed, st.Evicted, st.IdleClosed, st.Dropped, st.StartFailures, g),
+			log.Info(fmt.Sprintf("stats: %d active children (%d busy, %d idle), %d connections served, %d requests, %d children killed (%d evicted), %d idle closed, %d waiting connections dropped, %d refused by per-source limit, %d failed starts, %d goroutines",
+				st.Active, st.Busy, st.Idle, st.Served, st.Requests, st.Killed, st.Evicted, st.IdleClosed, st.Dropped, st.Refused, st.StartFailures, g),
 				"ACTIVE", st.Active, "BUSY", st.Busy, "IDLE", st.Idle, "SERVED", st.Served, "REQUESTS", st.Requests,
 				"KILLED", st.Killed, "EVICTED", st.Evicted, "IDLE_CLOSED", st.IdleClosed,
-				"DROPPED", st.Dropped, "START_FAILURES", st.StartFailures, "GOROUTINES", g)
+				"DROPPED", st.Dropped, "REFUSED", st.Refused, "START_FAILURES", st.StartFailures, "GOROUTINES", g)
 		}
 	}()
 	go func() {

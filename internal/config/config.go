@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hellod/hellod/internal/netblock"
 )
 
 // Defaults.
@@ -35,19 +37,27 @@ const (
 	DefaultMessage       = "Hello, World!\n"
 	// MaxMessage bounds --message so a response stays small.
 	MaxMessage = 64 << 10
+	// PerSourceHalf is MaxPerSource's default: resolved by Validate to
+	// half of MaxChildren (at least 1).
+	PerSourceHalf = -1
 	// EnvPrefix starts the name of the environment variable of each flag.
 	EnvPrefix = "HELLOD_"
 )
 
 // Config is hellod's configuration.
 type Config struct {
-	Listen          []string // addresses to bind when not socket-activated
-	MaxChildren     int
-	HeaderTimeout   time.Duration
-	ChildTimeout    time.Duration
-	ShutdownTimeout time.Duration
-	IdleExit        time.Duration // 0: never
-	EvictAfter      time.Duration // 0: never evict at the cap
+	Listen      []string // addresses to bind when not socket-activated
+	MaxChildren int
+	// MaxPerSource bounds the children of one source netblock
+	// (PerSourceNetBlock) at once; 0: no bound. Validate resolves
+	// PerSourceHalf.
+	MaxPerSource      int
+	PerSourceNetBlock netblock.Mask
+	HeaderTimeout     time.Duration
+	ChildTimeout      time.Duration
+	ShutdownTimeout   time.Duration
+	IdleExit          time.Duration // 0: never
+	EvictAfter        time.Duration // 0: never evict at the cap
 	// KeepAliveTimeout is the longest wait for a persistent connection's
 	// next request (0: close after every response); KeepAliveRequests
 	// bounds the responses on one connection (>= 1).
@@ -86,6 +96,8 @@ func NewFlagSet(c *Config) *flag.FlagSet {
 	}
 	add("listen", strings.Join(c.Listen, ","), "address to listen on when not socket-activated: "+AddrForms+" (repeatable, or comma-separated; checked by syntax, host names looked up when bound)", listSetter(&c.Listen))
 	add("max-children", strconv.Itoa(c.MaxChildren), "most children at once; at the cap no connection is accepted until one exits", intSetter(&c.MaxChildren, 1, 1<<20))
+	add("max-per-source", perSourceDef(c.MaxPerSource), "most children at once for one source netblock (--per-source-netblock); over it a connection is reset at once (0: no limit; unix sockets are exempt)", intSetter(&c.MaxPerSource, 0, 1<<20))
+	add("per-source-netblock", c.PerSourceNetBlock.String(), "what a source is for --max-per-source: IPv4 prefix length[:IPv6 prefix length]", maskSetter(&c.PerSourceNetBlock))
 	add("header-timeout", c.HeaderTimeout.String(), "a request's header section must arrive within this, else 408", durationSetter(&c.HeaderTimeout, false))
 	add("child-timeout", c.ChildTimeout.String(), "a child lives at most this long, else it is killed (SIGKILL)", durationSetter(&c.ChildTimeout, false))
 	add("shutdown-timeout", c.ShutdownTimeout.String(), "on SIGTERM/SIGINT, how long running children may finish before SIGKILL", durationSetter(&c.ShutdownTimeout, false))
@@ -125,6 +137,26 @@ func intSetter(p *int, lo, hi int) func(string) error {
 			return fmt.Errorf("want an integer from %d to %d", lo, hi)
 		}
 		*p = n
+		return nil
+	}
+}
+
+// perSourceDef is --max-per-source's default as Usage shows it.
+func perSourceDef(n int) string {
+	if n == PerSourceHalf {
+		return "half of --max-children"
+	}
+	return strconv.Itoa(n)
+}
+
+// maskSetter parses a netblock size such as 32:64 or 24.
+func maskSetter(p *netblock.Mask) func(string) error {
+	return func(v string) error {
+		m, err := netblock.ParseMask(v)
+		if err != nil {
+			return err
+		}
+		*p = m
 		return nil
 	}
 }
@@ -195,6 +227,8 @@ func Default() Config {
 	return Config{
 		Listen:            []string{DefaultListen},
 		MaxChildren:       DefaultMaxChildren,
+		MaxPerSource:      PerSourceHalf,
+		PerSourceNetBlock: netblock.DefaultMask,
 		HeaderTimeout:     DefaultHeaderTimeout,
 		ChildTimeout:      DefaultChildTimeout,
 		ShutdownTimeout:   DefaultShutdownTimeout,
@@ -285,6 +319,12 @@ func (c *Config) Validate() error {
 		if err := checkAddr(a); err != nil {
 			return usagef("--listen %q: %v", a, err)
 		}
+	}
+	if c.MaxPerSource == PerSourceHalf {
+		c.MaxPerSource = max(1, c.MaxChildren/2)
+	}
+	if c.MaxPerSource > c.MaxChildren {
+		return usagef("--max-per-source (%d) exceeds --max-children (%d): it would never refuse (0 turns it off)", c.MaxPerSource, c.MaxChildren)
 	}
 	if c.HeaderTimeout > c.ChildTimeout {
 		return usagef("--header-timeout (%s) must not exceed --child-timeout (%s)", c.HeaderTimeout, c.ChildTimeout)

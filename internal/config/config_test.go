@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hellod/hellod/internal/netblock"
 )
 
 func lookupIn(env map[string]string) func(string) (string, bool) {
@@ -54,6 +56,18 @@ func TestParse(t *testing.T) {
 		{[]string{"--version"}, nil, func(c Config) bool { return c.Version }},
 		{[]string{"--evict-after", "0"}, nil, func(c Config) bool { return c.EvictAfter == 0 }},
 		{[]string{"--log-level", "WARN"}, nil, func(c Config) bool { return c.LogLevel == slog.LevelWarn }},
+		// --max-per-source: half of --max-children unless set; /32 and /64.
+		{nil, nil, func(c Config) bool {
+			return c.MaxPerSource == 256 && c.PerSourceNetBlock == netblock.Mask{V4: 32, V6: 64}
+		}},
+		{[]string{"--max-children", "9"}, nil, func(c Config) bool { return c.MaxPerSource == 4 }},
+		{[]string{"--max-children", "1"}, nil, func(c Config) bool { return c.MaxPerSource == 1 }},
+		{[]string{"--max-per-source", "0"}, nil, func(c Config) bool { return c.MaxPerSource == 0 }},
+		{[]string{"--max-per-source", "512"}, nil, func(c Config) bool { return c.MaxPerSource == 512 }},
+		{nil, map[string]string{"HELLOD_MAX_PER_SOURCE": "8", "HELLOD_PER_SOURCE_NETBLOCK": "24:56"}, func(c Config) bool {
+			return c.MaxPerSource == 8 && c.PerSourceNetBlock == netblock.Mask{V4: 24, V6: 56}
+		}},
+		{[]string{"--per-source-netblock=16"}, nil, func(c Config) bool { return c.PerSourceNetBlock == netblock.Mask{V4: 16, V6: 64} }},
 	} {
 		got, err := Parse(c.args, lookupIn(c.env))
 		if err != nil {
@@ -100,6 +114,11 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--listen", "unix:relative"}, nil, "want unix:/absolute/path"},
 		{[]string{"--listen", ""}, nil, "want at least one address"},
 		{nil, map[string]string{"HELLOD_LISTEN": "nonsense"}, "want HOST:PORT"},
+		{[]string{"--max-per-source", "-1"}, nil, `invalid value "-1" for --max-per-source: want an integer from 0 to`},
+		{[]string{"--max-children", "16", "--max-per-source", "17"}, nil, "--max-per-source (17) exceeds --max-children (16): it would never refuse (0 turns it off)"},
+		{nil, map[string]string{"HELLOD_MAX_PER_SOURCE": "all"}, `invalid value "all" for HELLOD_MAX_PER_SOURCE: want an integer from 0`},
+		{[]string{"--per-source-netblock", "33:64"}, nil, `invalid value "33:64" for --per-source-netblock: IPv4 prefix "33": want an integer from 0 to 32`},
+		{nil, map[string]string{"HELLOD_PER_SOURCE_NETBLOCK": "32:200"}, `invalid value "32:200" for HELLOD_PER_SOURCE_NETBLOCK: IPv6 prefix "200": want an integer from 0 to 128`},
 	} {
 		_, err := Parse(c.args, lookupIn(c.env))
 		var ue *UsageError
@@ -130,7 +149,7 @@ func TestUsageNamesEveryFlagAndVariable(t *testing.T) {
 	c := Default()
 	fs := NewFlagSet(&c)
 	for _, name := range []string{"listen", "max-children", "header-timeout", "child-timeout", "shutdown-timeout",
-		"idle-exit", "evict-after", "message", "log-level", "child", "version"} {
+		"idle-exit", "evict-after", "max-per-source", "per-source-netblock", "message", "log-level", "child", "version"} {
 		if fs.Lookup(name) == nil {
 			t.Errorf("want flag --%s", name)
 		}

@@ -179,6 +179,9 @@ type Snapshot struct {
 	Counts   [Outcomes]uint32
 }
 
+// State returns the state s is in (Read's State, alone). Parent side.
+func (s *Slot) State() State { return State(atomic.LoadUint32(&s.state)) }
+
 // Read returns a Snapshot of s. Parent side.
 func (s *Slot) Read() Snapshot {
 	var v Snapshot

@@ -106,6 +106,11 @@ func (s *Server) acceptLoop(rc syscall.RawConn) error {
 			s.log.Info(fmt.Sprintf("accept recovered after %d failures in %s", failures, time.Since(failingSince).Round(time.Millisecond)))
 			failingSince, failures, backoff = time.Time{}, 0, 0
 		}
+		if !s.ps.admit(peer) { // over its source's limit: reset, and the slot stays free
+			s.release(slot)
+			refuse(nfd)
+			continue
+		}
 		if err := s.spawn(nfd, peer, slot); err != nil {
 			backoff = nextBackoff(backoff)
 			if !s.pause(backoff) {

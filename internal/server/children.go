@@ -52,6 +52,7 @@ func (s *Server) spawn(fd int, peer netip.AddrPort, slot int) error {
 	linux.Close(fd)
 	if err != nil {
 		sl.Release()
+		s.ps.leave(peer)
 		s.release(slot)
 		s.startFails.Add(1)
 		s.log.Error(fmt.Sprintf("cannot start a child for %s; connection closed: %v", addrString(peer), err),
@@ -177,7 +178,8 @@ func (s *Server) onExit(e reaper.Exit) {
 	s.mu.Unlock()
 	c.timer.Stop()
 	sl.Release()
-	s.release(c.slot) // the accept loop may go on at once
+	s.ps.leave(c.remote) // before the slot: its source's next connection may take it
+	s.release(c.slot)    // the accept loop may go on at once
 	s.logExit(c, e, &v)
 	// Last: once drain sees no child active, every exit line is written.
 	s.active.Add(-1)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hellod/hellod/internal/activation"
+	"github.com/hellod/hellod/internal/netblock"
 	"github.com/hellod/hellod/internal/reaper"
 	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/scoreboard"
@@ -76,7 +77,17 @@ type Options struct {
 	// which Serve closes when it returns.
 	Board *scoreboard.Board
 
+	// MaxPerSource bounds the children of one source netblock, an
+	// address masked by PerSourceNetBlock (a zero Mask is /0: every
+	// address one source); over it a connection is reset at once, without
+	// taking a slot (persource.go). 0: no bound. Unix-socket peers are
+	// exempt.
+	MaxPerSource      int
+	PerSourceNetBlock netblock.Mask
+
 	overrun time.Duration // tests: respond.Overrun when 0
+
+	perSourceEpisode time.Duration // tests: episodeMin when 0
 }
 
 // Why Serve returned.
@@ -103,7 +114,8 @@ type Server struct {
 	free     []*child          // recycled records
 	exitFn   func(reaper.Exit) // s.onExit, bound once
 
-	ev *evictor // --evict-after and the backlog drop (evict.go)
+	ev *evictor   // --evict-after and the backlog drop (evict.go)
+	ps *perSource // --max-per-source (persource.go); nil: off
 
 	active, served, killed, startFails atomic.Int64
 	idleClosed                         atomic.Int64 // idle keep-alive children claimed and killed
@@ -132,6 +144,10 @@ func New(o Options) (*Server, error) {
 	if o.overrun <= 0 {
 		o.overrun = respond.Overrun
 	}
+	ps, err := newPerSource(&o)
+	if err != nil {
+		return nil, err
+	}
 	board, own := o.Board, false
 	if board == nil {
 		b, err := scoreboard.New(o.MaxChildren)
@@ -156,6 +172,10 @@ func New(o Options) (*Server, error) {
 	for i := range o.MaxChildren {
 		s.slots <- i
 	}
+	if ps != nil {
+		ps.finishing = s.finishing
+		s.ps = ps
+	}
 	s.exitFn = s.onExit
 	s.ev = &evictor{s: s, after: o.EvictAfter, max: o.MaxChildren}
 	s.touch()
@@ -174,13 +194,14 @@ type Stats struct {
 	Busy, Idle, Closing int64
 	IdleClosed          int64 // idle keep-alive children closed at the cap or on shutdown (not in Killed: nothing was lost)
 	Requests            int64 // responses sent, by running and exited children
+	Refused             int64 // connections reset over --max-per-source (never a child, not in Served)
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	st := Stats{Active: s.active.Load(), Served: s.served.Load(), Killed: s.killed.Load(),
 		StartFailures: s.startFails.Load(), Evicted: s.ev.evicted.Load(), Dropped: s.ev.dropped.Load(),
-		IdleClosed: s.idleClosed.Load()}
+		IdleClosed: s.idleClosed.Load(), Refused: s.ps.refusedCount()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st.Requests = s.requestsDone
@@ -208,6 +229,9 @@ func (s *Server) status() string {
 		line += fmt.Sprintf(", %d closing", st.Closing)
 	}
 	line += fmt.Sprintf("), %d requests served, %d children killed", st.Requests, st.Killed)
+	if st.Refused > 0 {
+		line += fmt.Sprintf(", %d refused by per-source limit", st.Refused)
+	}
 	if s.atCap.Load() {
 		line += fmt.Sprintf(" (at --max-children %d: not accepting)", s.o.MaxChildren)
 	}
