@@ -88,6 +88,9 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 	defer signal.Stop(sigs)
+	hup := make(chan os.Signal, 1) // SIGHUP: logged, see below
+	signal.Notify(hup, unix.SIGHUP)
+	defer signal.Stop(hup)
 
 	// Descriptors inherited from whoever started us must not reach the
 	// children: mark them all close-on-exec (passed sockets already are).
@@ -171,6 +174,15 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, unix.SIGUSR1)
 	defer signal.Stop(usr1)
+	// SIGHUP: the configuration is read once, at start; a reload would
+	// have to restart the children anyway. Say so rather than die of the
+	// signal's default action (which would orphan every child).
+	go func() {
+		for range hup {
+			log.Warn("SIGHUP: the configuration is read at start only; restart hellod to apply a change (systemctl restart hellod); still serving",
+				"SIGNAL", "SIGHUP")
+		}
+	}()
 	go func() {
 		for range usr1 {
 			st := srv.Stats()
