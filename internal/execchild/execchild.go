@@ -191,6 +191,7 @@ type ServeFunc func(fd int, s respond.Settings, slot *scoreboard.Slot, start int
 // the parent logs the rest.
 func Main(serve ServeFunc) {
 	start := respond.Now()
+	oomFirst()
 	slot, n, err := parseArgs(os.Args)
 	if err != nil {
 		fail(response.Usage, err)
@@ -215,6 +216,18 @@ func Main(serve ServeFunc) {
 		fail(response.Failed, err)
 	}
 	os.Exit(int(o))
+}
+
+// oomFirst makes this child the out-of-memory killer's first choice,
+// before it reads a byte, as a fork child does (respond.OOMScoreAdj):
+// best effort, for a /proc that is not mounted.
+func oomFirst() {
+	fd, err := syscall.Open(respond.OOMScoreAdjPath, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	syscall.Write(fd, []byte(respond.OOMScoreAdj))
+	syscall.Close(fd)
 }
 
 // parseArgs reads a child's slot and the slot count from its arguments:
