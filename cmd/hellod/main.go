@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/hellod/hellod/internal/activation"
+	"github.com/hellod/hellod/internal/cgroup"
 	"github.com/hellod/hellod/internal/config"
 	"github.com/hellod/hellod/internal/execchild"
 	"github.com/hellod/hellod/internal/forkchild"
@@ -113,6 +115,15 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		}
 	}()
 
+	// The task budget (tasks.go): hellod's threads made, --max-children
+	// capped to what pids.max leaves.
+	perChild := forkChildTasks
+	if cfg.Child == "exec" {
+		perChild = execChildTasks
+	}
+	var tasks cgroup.Tasks
+	cfg.MaxChildren, tasks = taskBudget(cfg.MaxChildren, perChild, log)
+
 	// The scoreboard: a slot per child, which the children write and the
 	// server reads.
 	board, err := scoreboard.New(cfg.MaxChildren)
@@ -131,6 +142,10 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer strategy.Close()
+	if perChild > 1 && tasks.Max > 0 && tasks.Current >= 0 {
+		strategy = &budgetStarter{strategy: strategy, max: tasks.Max, perChild: perChild,
+			current: filepath.Join(tasks.Where, "pids.current")}
+	}
 
 	rp := reaper.Start(func(err error) { log.Error("reaper: " + err.Error()) })
 	defer rp.Stop()
