@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -199,3 +200,34 @@ func TestReliabilityParentSIGHUP(t *testing.T) {
 			d.count("SIGHUP: the configuration"))
 	})
 }
+
+// At the cap under a steady load, the cap is reached and left every few
+// milliseconds: its lines are rate-limited (at most one pair a second,
+// counting what was not written).
+func TestReliabilityParentCapLines(t *testing.T) {
+	noRaceExitSleep(t)
+	eachStrategy(t, func(t *testing.T, strategy string) {
+		d := start(t, nil, strategy, "--max-children", "4")
+		const window = 3 * time.Second
+		r := load(d.addr, 1<<30, 32, window, "Hello, World!\n", false, nil)
+		if r.tally[gotOK].Load() == 0 {
+			t.Fatalf("want 200s at the cap, got %s", r.tally.String())
+		}
+		reached := d.count("not accepting until one exits")
+		left := d.count("below --max-children again")
+		limit := int(r.elapsed/time.Second) + 2
+		if reached < 1 || reached > limit || left > reached {
+			t.Errorf("%s at --max-children 4 under 32 clients: want 1 to %d cap lines and at most as many below-cap ones, got %d and %d",
+				r.elapsed.Round(time.Millisecond), limit, reached, left)
+		}
+		suppressed := 0
+		for _, m := range suppressedRE.FindAllStringSubmatch(d.logText(), -1) {
+			n, _ := strconv.Atoi(m[1])
+			suppressed += n
+		}
+		t.Logf("FIGURE parent/cap-lines/%s: max_children=4 clients=32 window_s=%.1f served=%d cap_lines=%d below_cap_lines=%d episodes_suppressed=%d",
+			strategy[8:], r.elapsed.Seconds(), r.tally[gotOK].Load(), reached, left, suppressed)
+	})
+}
+
+var suppressedRE = regexp.MustCompile(`not accepting until one exits[^"]*\((\d+) similar suppressed\)`)
