@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hellod/hellod/internal/execchild"
+	"github.com/hellod/hellod/internal/procfs"
 )
 
 // startIn runs hellod in cgroup cg from its first instruction (a shell
@@ -148,4 +149,26 @@ func TestReliabilityExecChildNoTasks(t *testing.T) {
 	}
 	t.Logf("FIGURE parent/exec-child-no-tasks: pids_max=1 exit_status=%d lines_written=%d lines_written_with_stderr_direct=%d (exit status %d)",
 		code, strings.Count(out, "\n"), strings.Count(beforeOut, "\n"), before)
+}
+
+// An exec child serving a connection has at most execChildTasks tasks,
+// the budget's figure (measured: 5 for hellod, 6 for this test binary).
+func TestReliabilityExecChildTasks(t *testing.T) {
+	d := start(t, nil, "--child=exec", "--log-level", "debug")
+	c, err := stall(d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	child := d.nthChildPID(1)
+	most := int64(0)
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if n, err := procfs.StatusField(child, "Threads"); err == nil {
+			most = max(most, n)
+		}
+	}
+	if most == 0 || most > execChildTasks {
+		t.Errorf("want an exec child of 1 to %d tasks, got %d", execChildTasks, most)
+	}
+	t.Logf("FIGURE parent/exec-child-tasks: tasks=%d budget=%d parent_threads=%d", most, execChildTasks, d.status("Threads"))
 }
