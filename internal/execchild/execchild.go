@@ -110,6 +110,10 @@ func (e *Exec) Start(fd, slot int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("start exec child: %w", os.NewSyscallError("fork/exec "+e.path, err))
 	}
+	// The OOM killer's first choice from now (it has exec'd: ForkExec
+	// returns after the exec), not only once its runtime has started and
+	// reached Main (oomFirst), which may take megabytes.
+	writeOOMScoreAdj("/proc/" + strconv.Itoa(pid) + "/oom_score_adj")
 	return pid, nil
 }
 
@@ -232,10 +236,14 @@ func Main(serve ServeFunc) {
 }
 
 // oomFirst makes this child the out-of-memory killer's first choice,
-// before it reads a byte, as a fork child does (respond.OOMScoreAdj):
-// best effort, for a /proc that is not mounted.
-func oomFirst() {
-	fd, err := syscall.Open(respond.OOMScoreAdjPath, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+// before it reads a byte, as a fork child does (respond.OOMScoreAdj); the
+// parent has done so already, unless it could not.
+func oomFirst() { writeOOMScoreAdj(respond.OOMScoreAdjPath) }
+
+// writeOOMScoreAdj writes respond.OOMScoreAdj to path, best effort (for a
+// /proc that is not mounted, or a child gone already).
+func writeOOMScoreAdj(path string) {
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
