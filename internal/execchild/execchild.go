@@ -51,7 +51,8 @@ const (
 // Exec starts each child as a fresh copy of the running binary
 // (/proc/self/exe) in child mode: a new process image with fresh ASLR that
 // holds nothing but stdio, the connection as fd 3 and the scoreboard as
-// fd 4.
+// fd 4 (and, until its Main moves it to fd 2, the parent's stderr as
+// StderrFD).
 type Exec struct {
 	path  string
 	argv0 string
