@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/hellod/hellod/internal/activation"
+	"github.com/hellod/hellod/internal/cgroup"
 	"github.com/hellod/hellod/internal/config"
 	"github.com/hellod/hellod/internal/execchild"
 	"github.com/hellod/hellod/internal/forkchild"
@@ -91,6 +93,9 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 	defer signal.Stop(sigs)
+	hup := make(chan os.Signal, 1) // SIGHUP: logged, see below
+	signal.Notify(hup, unix.SIGHUP)
+	defer signal.Stop(hup)
 
 	// Descriptors inherited from whoever started us must not reach the
 	// children: mark them all close-on-exec (passed sockets already are).
@@ -113,6 +118,15 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		}
 	}()
 
+	// The task budget (tasks.go): hellod's threads made, --max-children
+	// capped to what pids.max leaves.
+	perChild := forkChildTasks
+	if cfg.Child == "exec" {
+		perChild = execChildTasks
+	}
+	var tasks cgroup.Tasks
+	cfg.MaxChildren, tasks = taskBudget(cfg.MaxChildren, perChild, log)
+
 	// The scoreboard: a slot per child, which the children write and the
 	// server reads.
 	board, err := scoreboard.New(cfg.MaxChildren)
@@ -131,6 +145,10 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer strategy.Close()
+	if perChild > 1 && tasks.Max > 0 && tasks.Current >= 0 {
+		strategy = &budgetStarter{strategy: strategy, max: tasks.Max, perChild: perChild,
+			current: filepath.Join(tasks.Where, "pids.current")}
+	}
 
 	rp := reaper.Start(func(err error) { log.Error("reaper: " + err.Error()) })
 	defer rp.Stop()
@@ -180,6 +198,15 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, unix.SIGUSR1)
 	defer signal.Stop(usr1)
+	// SIGHUP: the configuration is read once, at start; a reload would
+	// have to restart the children anyway. Say so rather than die of the
+	// signal's default action (which would orphan every child).
+	go func() {
+		for range hup {
+			log.Warn("SIGHUP: the configuration is read at start only; restart hellod to apply a change (systemctl restart hellod); still serving",
+				"SIGNAL", "SIGHUP")
+		}
+	}()
 	go func() {
 		for range usr1 {
 			st := srv.Stats()

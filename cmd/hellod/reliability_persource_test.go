@@ -26,7 +26,7 @@ var (
 	legitSrc   = net.IPv4(127, 0, 0, 3)
 )
 
-// stalledSource keeps n connections from src open on addr, each sending a
+// stallFrom keeps n connections from src open on addr, each sending a
 // header section it never finishes: when one is closed or reset (evicted,
 // refused), its goroutine dials again after a backoff (50 ms, doubling to
 // 1 s while the server keeps refusing), until stop. Bounded: 300 dials per
@@ -36,7 +36,7 @@ type stalledSource struct {
 	wg                  sync.WaitGroup
 }
 
-func stall(addr string, src net.IP, n int, stop <-chan struct{}) *stalledSource {
+func stallFrom(addr string, src net.IP, n int, stop <-chan struct{}) *stalledSource {
 	s := &stalledSource{}
 	for range n {
 		s.wg.Add(1)
@@ -180,7 +180,7 @@ func TestReliabilityPerSourceStalled(t *testing.T) {
 				stop := newStopper()
 				defer stop.stop()
 				t0 := time.Now()
-				att := stall(d.addr, stalledSrc, n, stop.ch)
+				att := stallFrom(d.addr, stalledSrc, n, stop.ch)
 				defer att.wg.Wait()
 				defer stop.stop()
 				// The source holds what it can: its limit, or the whole cap.

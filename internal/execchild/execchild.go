@@ -30,6 +30,14 @@ const Arg = "be-child"
 // memfd (after the connection, respond.ConnFD).
 const BoardFD = respond.ConnFD + 1
 
+// StderrFD is where an exec child finds the parent's stderr: its own fd 2
+// is /dev/null until Main moves StderrFD there, so that a Go runtime that
+// cannot start (no task left for its threads, no memory: "fatal error:
+// newosproc" and a stack trace per child) writes nothing, and the parent
+// logs that child's exit, status 2, in one line. Once Main runs, every
+// message and panic goes to the parent's stderr as usual.
+const StderrFD = BoardFD + 1
+
 // Environment variables through which the parent hands settings to an exec
 // child. They mirror the parent's flags of the same names.
 const (
@@ -43,7 +51,8 @@ const (
 // Exec starts each child as a fresh copy of the running binary
 // (/proc/self/exe) in child mode: a new process image with fresh ASLR that
 // holds nothing but stdio, the connection as fd 3 and the scoreboard as
-// fd 4.
+// fd 4 (and, until its Main moves it to fd 2, the parent's stderr as
+// StderrFD).
 type Exec struct {
 	path  string
 	argv0 string
@@ -79,7 +88,7 @@ func New(s respond.Settings, environ []string, board *scoreboard.Board) (*Exec, 
 		env:   Env(environ, s),
 		null:  null,
 		board: board.File(),
-		files: []uintptr{null.Fd(), null.Fd(), os.Stderr.Fd()},
+		files: []uintptr{null.Fd(), null.Fd(), null.Fd()}, // stderr: see StderrFD
 	}, nil
 }
 
@@ -94,14 +103,18 @@ func (e *Exec) Start(fd, slot int) (int, error) {
 	if slot < 0 || slot >= e.n {
 		return 0, fmt.Errorf("start exec child: want a slot from 0 to %d, got %d", e.n-1, slot)
 	}
-	files := make([]uintptr, len(e.files), len(e.files)+2)
+	files := make([]uintptr, len(e.files), len(e.files)+3)
 	copy(files, e.files)
-	files = append(files, uintptr(fd), e.board.Fd())
+	files = append(files, uintptr(fd), e.board.Fd(), os.Stderr.Fd())
 	argv := []string{e.argv0, Arg, strconv.Itoa(slot), e.count}
 	pid, err := syscall.ForkExec(e.path, argv, &syscall.ProcAttr{Env: e.env, Files: files})
 	if err != nil {
 		return 0, fmt.Errorf("start exec child: %w", os.NewSyscallError("fork/exec "+e.path, err))
 	}
+	// The OOM killer's first choice from now (it has exec'd: ForkExec
+	// returns after the exec), not only once its runtime has started and
+	// reached Main (oomFirst), which may take megabytes.
+	writeOOMScoreAdj("/proc/" + strconv.Itoa(pid) + "/oom_score_adj")
 	return pid, nil
 }
 
@@ -191,6 +204,12 @@ type ServeFunc func(fd int, s respond.Settings, slot *scoreboard.Slot, start int
 // the parent logs the rest.
 func Main(serve ServeFunc) {
 	start := respond.Now()
+	oomFirst()
+	// The parent's stderr (StderrFD), now that the runtime runs; absent
+	// when started by hand, fd 2 is left as it is.
+	if err := syscall.Dup3(StderrFD, 2, 0); err == nil {
+		syscall.Close(StderrFD)
+	}
 	slot, n, err := parseArgs(os.Args)
 	if err != nil {
 		fail(response.Usage, err)
@@ -215,6 +234,22 @@ func Main(serve ServeFunc) {
 		fail(response.Failed, err)
 	}
 	os.Exit(int(o))
+}
+
+// oomFirst makes this child the out-of-memory killer's first choice,
+// before it reads a byte, as a fork child does (respond.OOMScoreAdj); the
+// parent has done so already, unless it could not.
+func oomFirst() { writeOOMScoreAdj(respond.OOMScoreAdjPath) }
+
+// writeOOMScoreAdj writes respond.OOMScoreAdj to path, best effort (for a
+// /proc that is not mounted, or a child gone already).
+func writeOOMScoreAdj(path string) {
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	syscall.Write(fd, []byte(respond.OOMScoreAdj))
+	syscall.Close(fd)
 }
 
 // parseArgs reads a child's slot and the slot count from its arguments:

@@ -68,8 +68,11 @@
 // dup3s the connection to respond.ConnFD (3), closes 0 and 1 and
 // close_range(4, ~0)s the rest, so it serves with only stderr (2) and the
 // connection (3), like an exec child (which has /dev/null on 0 and 1). It
-// names itself hellod-child (prctl PR_SET_NAME: /proc/PID/comm, the name
-// ps -o comm and top show) and serves.
+// makes itself the OOM killer's first choice (openat, write and close of
+// respond.OOMScoreAdjPath, whose bytes it reads from mem, before the
+// responder and any filter set up for it), names itself hellod-child
+// (prctl PR_SET_NAME: /proc/PID/comm, the name ps -o comm and top show)
+// and serves.
 //
 // Architectures: the child's entry is assembly (clone_amd64.s,
 // clone_arm64.s; .ci/arm64.sh runs the tests for arm64 under qemu-user);

@@ -36,6 +36,7 @@ type header struct {
 	// R28 only and leaves it unused (clone_arm64.go).
 	tls    [tlsWords]uintptr
 	name   [16]byte       // the child's name (prctl PR_SET_NAME), NUL-terminated
+	oom    [32]byte       // respond.OOMScoreAdjPath, NUL-terminated, for the child's openat
 	limits respond.Limits // the Settings, as Serve reads them
 	done   uint32         // ServeOnThread: the outcome plus one, once posted
 	// resp holds the responses; the parent keeps their Date current
@@ -105,6 +106,7 @@ func newMem(l respond.Limits, respBytes int) (*mem, []byte, error) {
 	m.g.stackguard0, m.g.stackguard1 = lo+stackGuard, lo+stackGuard
 	m.tls[tlsWords-1] = uintptr(unsafe.Pointer(&m.g))
 	copy(m.name[:len(m.name)-1], childName)
+	copy(m.oom[:len(m.oom)-1], respond.OOMScoreAdjPath)
 	m.limits = l
 	registerMem(b)
 	return m, b, nil

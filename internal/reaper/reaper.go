@@ -47,6 +47,7 @@ type Reaper struct {
 	stopped   chan struct{}
 	onError   func(error)
 	ready     []dispatch // reused by reapAll: reaping allocates nothing
+	reaping   sync.Mutex // serialises reapAll (the loop's and Reap's)
 }
 
 // Start installs the SIGCHLD handler and starts reaping. onError, if not
@@ -112,6 +113,12 @@ func (r *Reaper) loop() {
 	}
 }
 
+// Reap reaps, now, every child that has terminated and dispatches their
+// exits, as SIGCHLD's handling would a moment later: a caller about to
+// judge its children by their state (the evictor) sees no exited child as
+// running.
+func (r *Reaper) Reap() { r.reapAll() }
+
 type dispatch struct {
 	fn func(Exit)
 	e  Exit
@@ -120,6 +127,8 @@ type dispatch struct {
 // reapAll reaps every terminated child: SIGCHLD coalesces, so one signal
 // may stand for many exits.
 func (r *Reaper) reapAll() {
+	r.reaping.Lock()
+	defer r.reaping.Unlock()
 	ready := r.ready[:0]
 	now := time.Now()
 	r.mu.Lock()

@@ -25,6 +25,17 @@ import (
 // ConnFD is the descriptor number on which a child finds its connection.
 const ConnFD = 3
 
+// A child, of either strategy, makes itself the out-of-memory killer's
+// first choice before it reads a byte: it writes OOMScoreAdj to
+// OOMScoreAdjPath (raising one's own score needs no privilege, see
+// proc_pid_oom_score_adj(5)), so that under a memory limit the kernel kills
+// children, which lose one connection each, and never the parent, which
+// would lose the service.
+const (
+	OOMScoreAdjPath = "/proc/self/oom_score_adj"
+	OOMScoreAdj     = "1000"
+)
+
 // Settings are what a child needs to serve: the body of a 200 and its
 // deadlines, counted from the child's start.
 type Settings struct {

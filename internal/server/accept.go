@@ -21,34 +21,63 @@ const (
 )
 
 // acquire takes a free scoreboard slot for the next child, waiting at the
-// cap. It returns false when the server stops accepting meanwhile.
+// cap. It returns false when the server stops accepting meanwhile. The
+// cap's lines (reached, left) are rate-limited (s.capLog): an episode whose
+// line was suppressed and that lasts gets its line once it may be written.
 func (s *Server) acquire() (int, bool) {
 	select {
 	case i := <-s.slots:
 		return i, true
 	default:
 	}
-	if s.atCap.CompareAndSwap(false, true) {
-		s.capSince.Store(time.Now().UnixNano())
+	won := s.atCap.CompareAndSwap(false, true)
+	if won {
+		now := time.Now()
+		s.capSince.Store(now.UnixNano())
 		select {
 		case s.capHit <- struct{}{}:
 		default:
 		}
-		s.log.Warn(fmt.Sprintf("%d children running (--max-children): not accepting until one exits; new connections wait in the listen backlog", s.o.MaxChildren),
-			"MAX_CHILDREN", s.o.MaxChildren)
+		if ok, n := s.capLog.begin(now); ok {
+			s.logCap(n, 0)
+		} else {
+			s.capTimer.Reset(s.capLog.due(now))
+		}
 	}
 	var i int
 	select {
 	case i = <-s.slots:
 	case <-s.stop:
 		return 0, false
+	case <-s.capTimer.C: // only the winner armed it
+		s.logCap(s.capLog.late(time.Now()))
+		select {
+		case i = <-s.slots:
+		case <-s.stop:
+			return 0, false
+		}
+	}
+	if won {
+		s.capTimer.Stop()
 	}
 	if s.atCap.CompareAndSwap(true, false) {
-		waited := time.Since(time.Unix(0, s.capSince.Load()))
-		s.log.Info(fmt.Sprintf("below --max-children again after %s: accepting", waited.Round(time.Millisecond)),
-			"MAX_CHILDREN", s.o.MaxChildren)
+		if ok, waited := s.capLog.end(time.Now()); ok {
+			s.log.Info(fmt.Sprintf("below --max-children again after %s: accepting", waited.Round(time.Millisecond)),
+				"MAX_CHILDREN", s.o.MaxChildren)
+		}
 	}
 	return i, true
+}
+
+// logCap writes the cap-reached line: n earlier episodes were not logged;
+// lasted is how long this one has lasted already (0: it just began).
+func (s *Server) logCap(n int, lasted time.Duration) {
+	since := ""
+	if lasted > 0 {
+		since = fmt.Sprintf(" (for %s already)", lasted.Round(time.Millisecond))
+	}
+	s.log.Warn(fmt.Sprintf("%d children running (--max-children): not accepting until one exits%s; new connections wait in the listen backlog%s",
+		s.o.MaxChildren, since, similar(n)), "MAX_CHILDREN", s.o.MaxChildren, "SUPPRESSED", n)
 }
 
 // release puts slot i, free again (scoreboard state Free), back on the free
@@ -58,8 +87,8 @@ func (s *Server) release(i int) { s.slots <- i }
 // acceptLoop accepts connections on rc until the server stops accepting.
 func (s *Server) acceptLoop(rc syscall.RawConn) error {
 	backoff := time.Duration(0)
-	var failingSince time.Time
 	failures := 0
+	unlogged := false // this failure episode's line was suppressed
 	// The accept callback is made once: a closure per call would allocate.
 	var nfd int
 	var peer netip.AddrPort
@@ -87,12 +116,19 @@ func (s *Server) acceptLoop(rc syscall.RawConn) error {
 			case temporaryAcceptError(aerr):
 				continue
 			case resourceError(aerr):
-				failures++
-				if failingSince.IsZero() {
-					failingSince = time.Now()
-					s.log.Error("accept: out of resources; backing off until descriptors or memory are free",
-						"err", aerr)
+				now := time.Now()
+				if failures == 0 {
+					ok, n := s.acceptLog.begin(now)
+					unlogged = !ok
+					if ok {
+						s.logAcceptFailing(aerr, n, 0)
+					}
+				} else if unlogged && s.acceptLog.due(now) == 0 { // it lasts: say so after all
+					unlogged = false
+					n, lasted := s.acceptLog.late(now)
+					s.logAcceptFailing(aerr, n, lasted)
 				}
+				failures++
 				backoff = nextBackoff(backoff)
 				if !s.pause(backoff) {
 					return nil
@@ -102,23 +138,103 @@ func (s *Server) acceptLoop(rc syscall.RawConn) error {
 				return aerr
 			}
 		}
-		if !failingSince.IsZero() {
-			s.log.Info(fmt.Sprintf("accept recovered after %d failures in %s", failures, time.Since(failingSince).Round(time.Millisecond)))
-			failingSince, failures, backoff = time.Time{}, 0, 0
+		if failures > 0 {
+			if ok, lasted := s.acceptLog.end(time.Now()); ok {
+				s.log.Info(fmt.Sprintf("accept recovered after %d failures in %s", failures, lasted.Round(time.Millisecond)))
+			}
+			failures, backoff = 0, 0
 		}
 		if !s.ps.admit(peer) { // over its source's limit: reset, and the slot stays free
 			s.release(slot)
 			refuse(nfd)
 			continue
 		}
-		if err := s.spawn(nfd, peer, slot); err != nil {
-			backoff = nextBackoff(backoff)
-			if !s.pause(backoff) {
-				return nil
-			}
-			continue
+		if !s.startChild(nfd, peer, slot, &backoff) {
+			return nil
 		}
-		backoff = 0
+	}
+}
+
+// logAcceptFailing writes the line of an episode of accept failures: n
+// earlier episodes were not logged; lasted is how long this one has lasted
+// already (0: it just began).
+func (s *Server) logAcceptFailing(err error, n int, lasted time.Duration) {
+	since := ""
+	if lasted > 0 {
+		since = fmt.Sprintf(" (failing for %s already)", lasted.Round(time.Millisecond))
+	}
+	s.log.Error("accept: out of resources; backing off until descriptors or memory are free"+since+similar(n),
+		"err", err, "SUPPRESSED", n)
+}
+
+// startChild starts the child for connection fd on slot. A start that
+// fails for lack of tasks or memory (EAGAIN, ENOMEM from clone or fork) is
+// backpressure: the connection is kept and its start retried, after a
+// child exits (the reaper's signalExit) or a backoff, whichever comes
+// first, with one line per episode (s.taskLog). Another failure closes the
+// connection (spawn logs it, rate-limited) and backs off, longer after
+// each (*failBackoff, reset by a start). It returns false when the server
+// stops accepting meanwhile (the connection is closed).
+func (s *Server) startChild(fd int, peer netip.AddrPort, slot int, failBackoff *time.Duration) bool {
+	backoff := time.Duration(0)
+	retries := 0
+	for {
+		err := s.spawn(fd, peer, slot)
+		if err == nil {
+			break
+		}
+		if !backpressure(err) {
+			*failBackoff = nextBackoff(*failBackoff)
+			return s.pause(*failBackoff)
+		}
+		if retries == 0 {
+			if ok, n := s.taskLog.begin(time.Now()); ok {
+				what := "task limit reached"
+				if errors.Is(err, unix.ENOMEM) {
+					what = "out of memory"
+				}
+				m := s.taskFails.Swap(0)
+				s.log.Warn(fmt.Sprintf("%s (%v): %d children, holding the connection and retrying as children exit; %d failed starts suppressed",
+					what, err, s.active.Load(), m), "ACTIVE", s.active.Load(), "SUPPRESSED", m, "EPISODES_SUPPRESSED", n, "err", err)
+			}
+		}
+		retries++
+		s.startFails.Add(1)
+		s.taskFails.Add(1) // written by the next episode's line
+		backoff = nextBackoff(backoff)
+		if !s.waitExit(backoff) {
+			s.abandon(fd, peer, slot)
+			return false
+		}
+	}
+	if retries > 0 {
+		if ok, lasted := s.taskLog.end(time.Now()); ok {
+			s.log.Info(fmt.Sprintf("children start again after %s (%d starts retried)", lasted.Round(time.Millisecond), retries),
+				"RETRIES", retries)
+		}
+	}
+	return true
+}
+
+// backpressure: a child could not be started for lack of tasks (EAGAIN:
+// a cgroup's pids.max, RLIMIT_NPROC) or memory (ENOMEM); one will be once
+// a child exits.
+func backpressure(err error) bool {
+	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOMEM)
+}
+
+// waitExit waits for a child's exit or d, whichever comes first, or until
+// the server stops accepting (false). With no child running it waits d.
+func (s *Server) waitExit(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.exitWake:
+		return true
+	case <-s.stop:
+		return false
 	}
 }
 

@@ -81,7 +81,7 @@ func TestMaxChildrenBackpressure(t *testing.T) {
 func TestStartFailureClosesAndGoesOn(t *testing.T) {
 	fx := newFixture(t, Options{MaxChildren: 1})
 	fx.fake.mu.Lock()
-	fx.fake.failNext = fmt.Errorf("fork/exec: %w", unix.EAGAIN)
+	fx.fake.failNext = fmt.Errorf("fork/exec: %w", unix.EACCES) // not backpressure (ratelimit_test.go has EAGAIN)
 	fx.fake.mu.Unlock()
 	c := dial(t, fx.ls[0])
 	if got := readAll(t, c); got != "" {

@@ -42,21 +42,28 @@ var (
 	reasonIdleShutdown = "stopping: idle keep-alive"
 )
 
-// spawn starts the child for connection fd on scoreboard slot slot (and
-// closes fd in the parent).
+// spawn starts the child for connection fd on scoreboard slot slot and
+// closes fd in the parent. When the start fails for lack of tasks or
+// memory (backpressure), it keeps both fd and slot for a retry; after
+// another failure it closes fd and frees slot, logging it (rate-limited).
 func (s *Server) spawn(fd int, peer netip.AddrPort, slot int) error {
 	start := time.Now()
 	sl := s.board.Slot(slot)
 	sl.Reset(scoreboard.Now())
 	pid, err := s.o.Starter.Start(fd, slot)
+	if err != nil && backpressure(err) {
+		return err
+	}
 	linux.Close(fd)
 	if err != nil {
 		sl.Release()
 		s.ps.leave(peer)
 		s.release(slot)
 		s.startFails.Add(1)
-		s.log.Error(fmt.Sprintf("cannot start a child for %s; connection closed: %v", addrString(peer), err),
-			"REMOTE_ADDR", addrString(peer), "err", err)
+		if ok, n := s.startLog.allow(time.Now()); ok {
+			s.log.Error(fmt.Sprintf("cannot start a child for %s; connection closed: %v%s", addrString(peer), err, similar(n)),
+				"REMOTE_ADDR", addrString(peer), "err", err, "SUPPRESSED", n)
+		}
 		return err
 	}
 	s.active.Add(1)
@@ -154,6 +161,19 @@ func (s *Server) signalExit() {
 	case s.exited <- struct{}{}:
 	default:
 	}
+	select {
+	case s.exitWake <- struct{}{}:
+	default:
+	}
+}
+
+// abandon closes connection fd, whose child could not be started, and
+// frees its slot and its source's count.
+func (s *Server) abandon(fd int, peer netip.AddrPort, slot int) {
+	linux.Close(fd)
+	s.board.Slot(slot).Release()
+	s.ps.leave(peer)
+	s.release(slot)
 }
 
 // onExit runs when a child was reaped: on the reaper's goroutine, or on the

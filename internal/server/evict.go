@@ -110,6 +110,15 @@ func (ev *evictor) episode(ctx context.Context) bool {
 		if n == 0 {
 			continue
 		}
+		// Reap first: a child that has exited but was not reaped yet
+		// (the parent was stopped, or busy) would count as running. Its
+		// exit frees its slot, and may well end the episode.
+		if r, ok := s.o.Reaper.(interface{ Reap() }); ok {
+			r.Reap()
+			if !s.atCap.Load() {
+				break
+			}
+		}
 		if ev.after > 0 && n > ev.max && 2*(ev.stale()+ev.recentEvictions()) >= ev.max {
 			if dropped == 0 {
 				s.log.Warn(fmt.Sprintf("%d connections wait behind %d stalled children: closing the oldest waiting ones unserved, beyond %d (--evict-after)",
@@ -165,6 +174,9 @@ func (ev *evictor) stale() int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, c := range s.children {
+		if c.killed.Load() != nil {
+			continue // on its way out
+		}
 		if v := s.board.Slot(c.slot).Read(); ev.isStale(&v, now) {
 			n++
 		}

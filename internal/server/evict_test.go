@@ -12,6 +12,7 @@ import (
 	"github.com/hellod/hellod/internal/activation"
 	"github.com/hellod/hellod/internal/reaper"
 	"github.com/hellod/hellod/internal/scoreboard"
+	"golang.org/x/sys/unix"
 )
 
 func TestEvictOldestAtCapWhenConnectionsWait(t *testing.T) {
@@ -295,4 +296,31 @@ func TestEvictorWaitingAndDropOldest(t *testing.T) {
 	if n := ev.waiting(); n != 0 {
 		t.Errorf("want none waiting, got %d", n)
 	}
+}
+
+// A child that died reading its head (OOM-killed, say) but was not reaped
+// yet still shows Reading in its slot: the evictor reaps before it
+// decides, so it neither kills it again nor counts it as stale.
+func TestEvictReapsBeforeDeciding(t *testing.T) {
+	fx := newFixture(t, Options{MaxChildren: 2, EvictAfter: 100 * time.Millisecond})
+	dial(t, fx.ls[0])
+	p1 := fx.fake.waitStarted(t)
+	dial(t, fx.ls[0])
+	p2 := fx.fake.waitStarted(t)
+	fx.log.waitFor(t, "not accepting until one exits")
+	fx.fake.set(p1, scoreboard.Reading, time.Second)
+	fx.fake.die(p1, unix.WaitStatus(unix.SIGKILL))
+	fresh := dial(t, fx.ls[0])
+	p3 := fx.fake.waitStarted(t)
+	if sigs := fx.fake.signalList(); len(sigs) != 0 {
+		t.Errorf("want no signal (the dead child is reaped, not evicted), got %v", sigs)
+	}
+	if st := fx.srv.Stats(); st.Evicted != 0 || st.Killed != 0 {
+		t.Errorf("want 0 evicted and 0 killed, got %+v", st)
+	}
+	fx.fake.serve(p3)
+	if got := readAll(t, fresh); !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
+		t.Errorf("want the fresh client served, got %q", got)
+	}
+	fx.fake.serve(p2)
 }

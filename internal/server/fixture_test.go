@@ -40,11 +40,13 @@ type fakeChildren struct {
 	failedSlot int // the slot of the last failed Start
 	signals    []string
 	killStates map[int]scoreboard.State // the slot's state when the SIGKILL came
+	dead       map[int]unix.WaitStatus  // exited, not reaped yet (die, Reap)
 }
 
 func newFake() *fakeChildren {
 	return &fakeChildren{next: 1000, conns: map[int]int{}, slots: map[int]int{}, watch: map[int]func(reaper.Exit){},
-		exited: map[int]reaper.Exit{}, started: make(chan int, 1000), killStates: map[int]scoreboard.State{}}
+		exited: map[int]reaper.Exit{}, started: make(chan int, 1000), killStates: map[int]scoreboard.State{},
+		dead: map[int]unix.WaitStatus{}}
 }
 
 func (f *fakeChildren) Name() string { return "fake" }
@@ -126,6 +128,25 @@ func (f *fakeChildren) Signal(pid int, sig unix.Signal) error {
 	}
 	go f.exit(pid, unix.WaitStatus(sig), nil) // killed by sig
 	return nil
+}
+
+// die ends child pid with wait status ws without reaping it: its exit is
+// reported by the next Reap (a zombie, as when the parent was stopped).
+func (f *fakeChildren) die(pid int, ws unix.WaitStatus) {
+	f.mu.Lock()
+	f.dead[pid] = ws
+	f.mu.Unlock()
+}
+
+// Reap reports the exits of the children that died.
+func (f *fakeChildren) Reap() {
+	f.mu.Lock()
+	dead := f.dead
+	f.dead = map[int]unix.WaitStatus{}
+	f.mu.Unlock()
+	for pid, ws := range dead {
+		f.exit(pid, ws, nil)
+	}
 }
 
 // exit ends child pid with wait status ws, first writing reply to its

@@ -102,6 +102,10 @@ func (s *Server) logExit(c *child, e reaper.Exit, v *scoreboard.Snapshot) {
 			unix.SignalName(e.Status.Signal()), by, ms, code)
 	case known && (o == response.ClientGone || o == response.WriteFailed):
 		msg = fmt.Sprintf("child %d for %s: %s, after %s ms", c.pid, remote, o, ms)
+	case known && o == response.Usage && v.State == scoreboard.Starting:
+		// An exec child's runtime that cannot start exits 2 too, before
+		// it can say anything (execchild.StderrFD).
+		msg = fmt.Sprintf("child %d for %s failed with exit status %d after %s ms before serving (see its message above; without one, its Go runtime could not start: out of tasks or memory?)", c.pid, remote, code, ms)
 	default:
 		msg = fmt.Sprintf("child %d for %s failed with exit status %d after %s ms (see its message above)", c.pid, remote, code, ms)
 	}

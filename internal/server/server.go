@@ -123,6 +123,13 @@ type Server struct {
 	atCap                              atomic.Bool
 	capSince                           atomic.Int64
 	capHit                             chan struct{} // the cap was reached (coalescing)
+	capLog                             episodes      // the cap's lines, rate-limited
+	capTimer                           *time.Timer   // a suppressed cap line's due time (acquire)
+	acceptLog                          episodes      // accept failing and recovered
+	startLog                           lines         // failed starts
+	taskLog                            episodes      // starts failing for lack of tasks or memory
+	taskFails                          atomic.Int64  // such failed starts since taskLog's last line
+	exitWake                           chan struct{} // a child exited: retry a start (coalescing)
 }
 
 // New returns a Server.
@@ -167,6 +174,7 @@ func New(o Options) (*Server, error) {
 		stop:     make(chan struct{}),
 		exited:   make(chan struct{}, 1),
 		capHit:   make(chan struct{}, 1),
+		exitWake: make(chan struct{}, 1),
 		children: make(map[int]*child, o.MaxChildren),
 	}
 	for i := range o.MaxChildren {
@@ -177,6 +185,8 @@ func New(o Options) (*Server, error) {
 		s.ps = ps
 	}
 	s.exitFn = s.onExit
+	s.capTimer = time.NewTimer(time.Hour)
+	s.capTimer.Stop()
 	s.ev = &evictor{s: s, after: o.EvictAfter, max: o.MaxChildren}
 	s.touch()
 	return s, nil
