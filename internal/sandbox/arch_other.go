@@ -1,0 +1,11 @@
+//go:build !amd64 && !arm64
+
+package sandbox
+
+// No allowlist here: Build and Supported refuse.
+const (
+	auditArch = 0
+	x32Bit    = 0
+)
+
+var archAllowed []call
