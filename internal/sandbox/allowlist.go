@@ -7,8 +7,13 @@ type call struct {
 	nr int
 	// exec: only in the exec child (its Go runtime); else in both.
 	exec bool
-	// threadOnly: allowed only with CLONE_THREAD in its first argument.
-	threadOnly bool
+	// set, clear: allowed only when argument arg has all of set's bits
+	// (one bit) or none of clear's.
+	arg        int
+	set, clear uint32
+	// enosys: refused with ENOSYS instead of killing, so that the
+	// caller falls back to an allowed call.
+	enosys bool
 }
 
 // allowed is the allowlist, the one place it is written; each entry says
@@ -34,17 +39,23 @@ var allowed = append([]call{
 	{nr: unix.SYS_FUTEX},         // the responder thread wakes the waiting goroutine; the Go runtime's locks
 
 	// The exec child's Go runtime, while the responder serves.
-	{nr: unix.SYS_RT_SIGRETURN, exec: true},            // return from a signal handler (preemption's SIGURG)
-	{nr: unix.SYS_RT_SIGPROCMASK, exec: true},          // threads block and unblock signals
-	{nr: unix.SYS_SIGALTSTACK, exec: true},             // a new thread's signal stack
-	{nr: unix.SYS_SCHED_YIELD, exec: true},             // spinning locks
-	{nr: unix.SYS_NANOSLEEP, exec: true},               // sysmon's usleep
-	{nr: unix.SYS_MMAP, exec: true},                    // heap growth, a new thread's stack
-	{nr: unix.SYS_MUNMAP, exec: true},                  // freeing them
-	{nr: unix.SYS_MADVISE, exec: true},                 // the scavenger returning memory
-	{nr: unix.SYS_GETPID, exec: true},                  // signalling a thread (preemption)
-	{nr: unix.SYS_GETTID, exec: true},                  // idem
-	{nr: unix.SYS_TGKILL, exec: true},                  // idem
-	{nr: unix.SYS_CLONE, exec: true, threadOnly: true}, // a new M when one blocks in a system call
-	{nr: unix.SYS_WRITE, exec: true},                   // a runtime fatal error's message on stderr
+	{nr: unix.SYS_RT_SIGRETURN, exec: true},                          // return from a signal handler (preemption's SIGURG)
+	{nr: unix.SYS_RT_SIGPROCMASK, exec: true},                        // threads block and unblock signals
+	{nr: unix.SYS_SIGALTSTACK, exec: true},                           // a new thread's signal stack
+	{nr: unix.SYS_SCHED_YIELD, exec: true},                           // spinning locks
+	{nr: unix.SYS_NANOSLEEP, exec: true},                             // sysmon's usleep
+	{nr: unix.SYS_MMAP, exec: true},                                  // heap growth, a new thread's stack
+	{nr: unix.SYS_MUNMAP, exec: true},                                // freeing them
+	{nr: unix.SYS_MADVISE, exec: true},                               // the scavenger returning memory
+	{nr: unix.SYS_GETPID, exec: true},                                // signalling a thread (preemption)
+	{nr: unix.SYS_GETTID, exec: true},                                // idem
+	{nr: unix.SYS_TGKILL, exec: true},                                // idem
+	{nr: unix.SYS_CLONE, exec: true, arg: 0, set: unix.CLONE_THREAD}, // a new M (thread) when one blocks; never a process
+	{nr: unix.SYS_WRITE, exec: true},                                 // a runtime fatal error's message on stderr
+	// A cgo build (the tests' binaries) makes its threads with glibc's
+	// pthread_create.
+	{nr: unix.SYS_CLONE3, exec: true, enosys: true},                    // glibc tries it first, then clone
+	{nr: unix.SYS_MPROTECT, exec: true, arg: 2, clear: unix.PROT_EXEC}, // a thread stack's guard page; never executable
+	{nr: unix.SYS_SET_ROBUST_LIST, exec: true},                         // a new thread's futex list
+	{nr: unix.SYS_RSEQ, exec: true},                                    // a new thread's restartable sequences
 }, archAllowed...)

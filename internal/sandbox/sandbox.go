@@ -51,7 +51,7 @@ func Build(kind Kind) (Program, error) {
 	)
 	// Jumps to allow and kill are resolved at the end, where those two
 	// returns are: -1 and -2 mark them until then.
-	const toAllow, toKill = -1, -2
+	const toAllow, toKill, toENOSYS = -1, -2, -3
 	type insn struct {
 		code   uint16
 		jt, jf int
@@ -70,19 +70,26 @@ func Build(kind Kind) (Program, error) {
 		if c.exec && kind != Exec {
 			continue
 		}
-		if c.threadOnly {
-			// clone only for a thread (the Go runtime's new M): a
-			// process (fork) is refused.
-			p = append(p, insn{jeq, 0, 2, uint32(c.nr)},
-				insn{ld, 0, 0, offArg0},
-				insn{jset, toAllow, toKill, unix.CLONE_THREAD})
-			continue
+		switch {
+		case c.enosys:
+			p = append(p, insn{jeq, toENOSYS, 0, uint32(c.nr)})
+		case c.set != 0 || c.clear != 0:
+			// jeq nr, else skip the argument test; load the argument's
+			// low word; allow only with its bits set / clear.
+			p = append(p, insn{jeq, 0, 2, uint32(c.nr)}, insn{ld, 0, 0, uint32(offArg0 + 8*c.arg)})
+			if c.set != 0 {
+				p = append(p, insn{jset, toAllow, toKill, c.set})
+			} else {
+				p = append(p, insn{jset, toKill, toAllow, c.clear})
+			}
+		default:
+			p = append(p, insn{jeq, toAllow, 0, uint32(c.nr)})
 		}
-		p = append(p, insn{jeq, toAllow, 0, uint32(c.nr)})
 	}
 	kill := len(p)
-	p = append(p, insn{ret, 0, 0, unix.SECCOMP_RET_KILL_PROCESS}, insn{ret, 0, 0, unix.SECCOMP_RET_ALLOW})
-	allow := kill + 1
+	p = append(p, insn{ret, 0, 0, unix.SECCOMP_RET_KILL_PROCESS}, insn{ret, 0, 0, unix.SECCOMP_RET_ALLOW},
+		insn{ret, 0, 0, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
+	allow, enosys := kill+1, kill+2
 	if len(p) > 256 { // a jump's offset is one byte
 		return nil, fmt.Errorf("seccomp program: want at most 256 instructions, got %d", len(p))
 	}
@@ -95,6 +102,8 @@ func Build(kind Kind) (Program, error) {
 				*j = allow - i - 1
 			case toKill:
 				*j = kill - i - 1
+			case toENOSYS:
+				*j = enosys - i - 1
 			}
 		}
 		prog[i] = unix.SockFilter{Code: in.code, Jt: uint8(jt), Jf: uint8(jf), K: in.k}

@@ -1,0 +1,132 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+const childEnv = "HELLOD_SANDBOX_TEST_CHILD"
+
+// TestMain: with childEnv set, this binary installs the Exec program and
+// makes the call childEnv names, for TestInstall.
+func TestMain(m *testing.M) {
+	switch os.Getenv(childEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "openat":
+		mustInstall()
+		f, err := os.Open("/") // openat(2): must kill
+		os.Stderr.WriteString("openat was allowed: " + f.Name() + " " + errString(err) + "\n")
+		os.Exit(3)
+	case "fork":
+		mustInstall()
+		// clone without CLONE_THREAD (a process): must kill.
+		_, _, e := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+		os.Stderr.WriteString("fork was allowed: " + errString(e) + "\n")
+		os.Exit(3)
+	case "serve":
+		mustInstall()
+		// What an exec child does after: allowed calls only, from every
+		// thread (TSYNC), then exit_group with a status.
+		done := make(chan int)
+		go func() { done <- unix.Getpid() }()
+		<-done
+		os.Exit(7)
+	}
+	os.Exit(2)
+}
+
+func mustInstall() {
+	p, err := Build(Exec)
+	if err == nil {
+		err = Install(p)
+	}
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(4)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// TestInstall runs this binary sandboxed: an allowed life exits with its
+// status, openat(2) and a fork are killed by SIGSYS.
+func TestInstall(t *testing.T) {
+	if err := Supported(); err != nil {
+		t.Skipf("no seccomp here: %v", err)
+	}
+	for _, c := range []struct {
+		call string
+		sig  syscall.Signal // 0: want exit status 7
+	}{{"serve", 0}, {"openat", syscall.SIGSYS}, {"fork", syscall.SIGSYS}} {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+c.call)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Errorf("%s: want an exit, got %v (%q)", c.call, err, out)
+			continue
+		}
+		ws := ee.Sys().(syscall.WaitStatus)
+		switch {
+		case c.sig != 0 && (!ws.Signaled() || ws.Signal() != c.sig):
+			t.Errorf("%s: want killed by %v, got %v (%q)", c.call, c.sig, ws, out)
+		case c.sig == 0 && (ws.Signaled() || ws.ExitStatus() != 7):
+			t.Errorf("%s: want exit status 7, got %v (%q)", c.call, ws, out)
+		}
+	}
+}
+
+// TestBuild checks the programs' shape: the architecture check first,
+// every jump inside the program, the two returns last, and the fork
+// child's program a strict subset of the exec child's.
+func TestBuild(t *testing.T) {
+	if auditArch == 0 {
+		if _, err := Build(Fork); err == nil {
+			t.Fatal("want an error on an architecture without an allowlist, got none")
+		}
+		t.Skip("no allowlist for this architecture")
+	}
+	seen := map[int]bool{}
+	for _, c := range allowed {
+		if seen[c.nr] {
+			t.Errorf("system call %d listed twice", c.nr)
+		}
+		seen[c.nr] = true
+	}
+	progs := map[Kind]Program{}
+	for _, k := range []Kind{Fork, Exec} {
+		p, err := Build(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		progs[k] = p
+		n := len(p)
+		if p[0].K != offArch || p[1].K != auditArch {
+			t.Errorf("kind %d: want the architecture check first, got %+v", k, p[:2])
+		}
+		ret := func(k uint32) unix.SockFilter { return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k} }
+		if p[n-3] != ret(unix.SECCOMP_RET_KILL_PROCESS) || p[n-2] != ret(unix.SECCOMP_RET_ALLOW) ||
+			p[n-1] != ret(unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)) {
+			t.Errorf("kind %d: want the returns kill, allow, ENOSYS last, got %+v", k, p[n-3:])
+		}
+		for i, in := range p {
+			if in.Code&0x07 == unix.BPF_JMP && (i+1+int(in.Jt) >= n || i+1+int(in.Jf) >= n) {
+				t.Errorf("kind %d: instruction %d jumps out of the program: %+v", k, i, in)
+			}
+		}
+	}
+	if len(progs[Fork]) >= len(progs[Exec]) {
+		t.Errorf("want the fork child's program shorter than the exec child's, got %d and %d", len(progs[Fork]), len(progs[Exec]))
+	}
+}
