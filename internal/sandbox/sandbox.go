@@ -45,7 +45,6 @@ func Build(kind Kind) (Program, error) {
 	const (
 		ld   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		jge  = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
 		jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 		ret  = unix.BPF_RET | unix.BPF_K
 	)
@@ -63,9 +62,10 @@ func Build(kind Kind) (Program, error) {
 		{ld, 0, 0, offNr},
 	}
 	p[1].jf = toKill
-	if x32Bit != 0 { // amd64: the x32 ABI's numbers have this bit set
-		p = append(p, insn{jge, toKill, 0, x32Bit})
-	}
+	// amd64's x32 calls have the same architecture value and their
+	// numbers x32Bit (__X32_SYSCALL_BIT) set: no entry below matches one
+	// (each compares all 32 bits), so they are killed without a test of
+	// their own, which would cost every child an instruction to compile.
 	for _, c := range allowed {
 		if c.exec && kind != Exec {
 			continue
@@ -87,9 +87,11 @@ func Build(kind Kind) (Program, error) {
 		}
 	}
 	kill := len(p)
-	p = append(p, insn{ret, 0, 0, unix.SECCOMP_RET_KILL_PROCESS}, insn{ret, 0, 0, unix.SECCOMP_RET_ALLOW},
-		insn{ret, 0, 0, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
+	p = append(p, insn{ret, 0, 0, unix.SECCOMP_RET_KILL_PROCESS}, insn{ret, 0, 0, unix.SECCOMP_RET_ALLOW})
 	allow, enosys := kill+1, kill+2
+	if kind == Exec { // the only kind with an enosys entry
+		p = append(p, insn{ret, 0, 0, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
+	}
 	if len(p) > 256 { // a jump's offset is one byte
 		return nil, fmt.Errorf("seccomp program: want at most 256 instructions, got %d", len(p))
 	}

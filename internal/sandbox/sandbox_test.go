@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -28,6 +29,12 @@ func TestMain(m *testing.M) {
 		// clone without CLONE_THREAD (a process): must kill.
 		_, _, e := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
 		os.Stderr.WriteString("fork was allowed: " + errString(e) + "\n")
+		os.Exit(3)
+	case "x32":
+		mustInstall()
+		// getpid, by the x32 ABI's number (amd64 only): must kill.
+		_, _, e := syscall.RawSyscall(x32Bit|syscall.SYS_GETPID, 0, 0, 0)
+		os.Stderr.WriteString("an x32 call was allowed: " + errString(e) + "\n")
 		os.Exit(3)
 	case "serve":
 		mustInstall()
@@ -68,7 +75,10 @@ func TestInstall(t *testing.T) {
 	for _, c := range []struct {
 		call string
 		sig  syscall.Signal // 0: want exit status 7
-	}{{"serve", 0}, {"openat", syscall.SIGSYS}, {"fork", syscall.SIGSYS}} {
+	}{{"serve", 0}, {"openat", syscall.SIGSYS}, {"fork", syscall.SIGSYS}, {"x32", syscall.SIGSYS}} {
+		if c.call == "x32" && x32Bit == 0 {
+			continue // no x32 ABI here
+		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"="+c.call)
 		out, err := cmd.CombinedOutput()
@@ -116,9 +126,17 @@ func TestBuild(t *testing.T) {
 			t.Errorf("kind %d: want the architecture check first, got %+v", k, p[:2])
 		}
 		ret := func(k uint32) unix.SockFilter { return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k} }
-		if p[n-3] != ret(unix.SECCOMP_RET_KILL_PROCESS) || p[n-2] != ret(unix.SECCOMP_RET_ALLOW) ||
-			p[n-1] != ret(unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)) {
-			t.Errorf("kind %d: want the returns kill, allow, ENOSYS last, got %+v", k, p[n-3:])
+		tail := []unix.SockFilter{ret(unix.SECCOMP_RET_KILL_PROCESS), ret(unix.SECCOMP_RET_ALLOW)}
+		if k == Exec {
+			tail = append(tail, ret(unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)))
+		}
+		if got := p[n-len(tail):]; !slices.Equal(got, tail) {
+			t.Errorf("kind %d: want the returns %+v last, got %+v", k, tail, got)
+		}
+		for _, in := range p[3:] { // after the architecture check, the numbers
+			if in.Code == unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K && x32Bit != 0 && in.K&x32Bit != 0 {
+				t.Errorf("kind %d: allows x32 call %#x", k, in.K)
+			}
 		}
 		for i, in := range p {
 			if in.Code&0x07 == unix.BPF_JMP && (i+1+int(in.Jt) >= n || i+1+int(in.Jf) >= n) {
