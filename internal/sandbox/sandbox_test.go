@@ -148,3 +148,102 @@ func TestBuild(t *testing.T) {
 		t.Errorf("want the fork child's program shorter than the exec child's, got %d and %d", len(progs[Fork]), len(progs[Exec]))
 	}
 }
+
+// run interprets p, the subset of classic BPF Build emits, on a system
+// call nr of architecture arch with arguments args.
+func run(t *testing.T, p Program, nr int, arch uint32, args [6]uint64) uint32 {
+	t.Helper()
+	var a uint32
+	for pc := 0; pc < len(p); pc++ {
+		in := p[pc]
+		switch in.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			switch k := int(in.K); {
+			case k == offNr:
+				a = uint32(nr)
+			case k == offArch:
+				a = arch
+			case k >= offArg0 && (k-offArg0)%8 == 0:
+				a = uint32(args[(k-offArg0)/8])
+			default:
+				t.Fatalf("instruction %d loads offset %d", pc, k)
+			}
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			var ok bool
+			switch in.Code & 0xf0 {
+			case unix.BPF_JEQ:
+				ok = a == in.K
+			case unix.BPF_JGE:
+				ok = a >= in.K
+			default:
+				ok = a&in.K != 0
+			}
+			if ok {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
+		case unix.BPF_RET | unix.BPF_K:
+			return in.K
+		default:
+			t.Fatalf("instruction %d: unexpected code %#x", pc, in.Code)
+		}
+	}
+	t.Fatal("ran off the end of the program")
+	return 0
+}
+
+// TestVerdicts runs each program on every system call number (and its x32
+// twin, and another architecture): allowed exactly what the allowlist
+// says, with its argument tests, and killed otherwise.
+func TestVerdicts(t *testing.T) {
+	if auditArch == 0 {
+		t.Skip("no allowlist for this architecture")
+	}
+	const kill, allow, enosys = unix.SECCOMP_RET_KILL_PROCESS, unix.SECCOMP_RET_ALLOW, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+	for _, k := range []Kind{Fork, Exec} {
+		p, err := Build(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[int]call{}
+		for _, c := range allowed {
+			if !c.exec || k == Exec {
+				want[c.nr] = c
+			}
+		}
+		for nr := 0; nr < 1024; nr++ {
+			c, listed := want[nr]
+			var none, all [6]uint64
+			for i := range all {
+				all[i] = ^uint64(0)
+			}
+			wantNone, wantAll := uint32(kill), uint32(kill)
+			switch {
+			case !listed:
+			case c.enosys:
+				wantNone, wantAll = enosys, enosys
+			case c.set != 0:
+				wantAll = allow
+			case c.clear != 0:
+				wantNone = allow
+			default:
+				wantNone, wantAll = allow, allow
+			}
+			if got := run(t, p, nr, auditArch, none); got != wantNone {
+				t.Errorf("kind %d, call %d, arguments 0: want %#x, got %#x", k, nr, wantNone, got)
+			}
+			if got := run(t, p, nr, auditArch, all); got != wantAll {
+				t.Errorf("kind %d, call %d, arguments ~0: want %#x, got %#x", k, nr, wantAll, got)
+			}
+			if got := run(t, p, nr, auditArch^1, none); got != kill {
+				t.Errorf("kind %d, call %d of another architecture: want kill, got %#x", k, nr, got)
+			}
+			if x32Bit != 0 {
+				if got := run(t, p, nr|x32Bit, auditArch, none); got != kill {
+					t.Errorf("kind %d, x32 call %d: want kill, got %#x", k, nr, got)
+				}
+			}
+		}
+	}
+}
