@@ -23,7 +23,7 @@ type call struct {
 // while the responder thread serves (internal/forkchild's ServeOnThread),
 // needs the entries marked exec: found with strace -f of exec children
 // serving, idling, timing out and exiting.
-var allowed = append([]call{
+var allowed = []call{
 	// The responder (internal/respond).
 	{nr: unix.SYS_READ},          // the request, with SO_RCVTIMEO
 	{nr: unix.SYS_RECVFROM},      // the request's bytes already there (MSG_DONTWAIT)
@@ -51,6 +51,7 @@ var allowed = append([]call{
 	{nr: unix.SYS_GETTID, exec: true},                                // idem
 	{nr: unix.SYS_TGKILL, exec: true},                                // idem
 	{nr: unix.SYS_CLONE, exec: true, arg: 0, set: unix.CLONE_THREAD}, // a new M (thread) when one blocks; never a process
+	{nr: unix.SYS_EPOLL_PWAIT, exec: true},                           // the netpoller, from a thread with nothing to run
 	{nr: unix.SYS_WRITE, exec: true},                                 // a runtime fatal error's message on stderr
 	// A cgo build (the tests' binaries) makes its threads with glibc's
 	// pthread_create.
@@ -58,4 +59,4 @@ var allowed = append([]call{
 	{nr: unix.SYS_MPROTECT, exec: true, arg: 2, clear: unix.PROT_EXEC}, // a thread stack's guard page; never executable
 	{nr: unix.SYS_SET_ROBUST_LIST, exec: true},                         // a new thread's futex list
 	{nr: unix.SYS_RSEQ, exec: true},                                    // a new thread's restartable sequences
-}, archAllowed...)
+}

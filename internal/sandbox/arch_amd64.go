@@ -8,8 +8,3 @@ const (
 	// which the same architecture value carries: refused.
 	x32Bit = 0x40000000
 )
-
-// archAllowed is what only this architecture's Go runtime calls.
-var archAllowed = []call{
-	{nr: unix.SYS_EPOLL_PWAIT, exec: true}, // the netpoller, from a thread that has nothing to run
-}

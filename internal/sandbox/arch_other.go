@@ -7,5 +7,3 @@ const (
 	auditArch = 0
 	x32Bit    = 0
 )
-
-var archAllowed []call
