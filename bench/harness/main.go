@@ -143,11 +143,11 @@ var defaultRows = map[string][]string{
 // servers lists the rows in the order they run within a (round, concurrency).
 func servers(cfg *config) []*serverDef {
 	bin := func(name string) string { return filepath.Join(cfg.binDir, name) }
-	hellod := func(child, level string) func(string) []string {
+	hellod := func(child, level string, extra ...string) func(string) []string {
 		return func(addr string) []string {
 			argv := []string{bin("hellod"), "--listen", addr, "--log-level", level,
 				"--max-children", strconv.Itoa(cfg.maxChildren), "--child", child}
-			return append(argv, cfg.hellodArgs...)
+			return append(append(argv, cfg.hellodArgs...), extra...)
 		}
 	}
 	www := filepath.Join(cfg.workDir, "www")
@@ -156,6 +156,10 @@ func servers(cfg *config) []*serverDef {
 		{Name: "hellod-fork-quiet", Desc: "hellod --child fork --log-level error (logging off)", Argv: hellod("fork", "error")},
 		{Name: "hellod-exec", Desc: "hellod --child exec --log-level info", Argv: hellod("exec", "info")},
 		{Name: "hellod-exec-quiet", Desc: "hellod --child exec --log-level error (logging off)", Argv: hellod("exec", "error")},
+		// The sandbox's cost: name these next to hellod-fork or hellod-exec
+		// in ONLY, an A/B of the same binary in interleaved rounds.
+		{Name: "hellod-fork-nosandbox", Desc: "hellod --child fork --log-level info --sandbox none", Argv: hellod("fork", "info", "--sandbox", "none")},
+		{Name: "hellod-exec-nosandbox", Desc: "hellod --child exec --log-level info --sandbox none", Argv: hellod("exec", "info", "--sandbox", "none")},
 		{Name: "cfork", Desc: "C fork() per connection, no exec, one request per child (bench/cfork)", Argv: func(addr string) []string {
 			return []string{bin("cfork"), addr}
 		}},

@@ -10,7 +10,7 @@ import (
 )
 
 // TestForkChildCallsNothingButSyscalls disassembles the code a fork child
-// runs (internal/forkchild's childMain and threadMain, internal/respond's
+// runs (internal/forkchild's childMain, enterSandbox and threadMain, internal/respond's
 // responder, internal/response's PutDate, internal/scoreboard's child-side
 // Slot methods, whose sync/atomic calls are intrinsics, and
 // internal/http1's parser) in this very binary and fails on any call that
@@ -30,7 +30,7 @@ func TestForkChildCallsNothingButSyscalls(t *testing.T) {
 		t.Skip("go tool not in PATH")
 	}
 	const pkg = `github\.com/hellod/hellod/internal/`
-	childFuncs := regexp.MustCompile(`^` + pkg + `(forkchild\.(childMain|exit|threadMain)|` +
+	childFuncs := regexp.MustCompile(`^` + pkg + `(forkchild\.(childMain|exit|enterSandbox|threadMain)|` +
 		`respond\.(Serve|finish|closing|Now|wallSec|makeBlocking|readHead|buffered|setTimeout|read|pending|waitReadable|discard|linger|` +
 		`\(\*Table\)\.(Response|SetDate)|\(\*batch\)\.(add|flush|sendv))|response\.PutDate|` +
 		`scoreboard\.(\(\*Slot\)\.(Set|Wake|Served|Stopped)|load32|store32|store64|cas32|add32|add64)|http1\.[^.]+|http1\.\(\*[A-Za-z]+\)\.[A-Za-z]+)(\.abi0)?$`)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hellod/hellod/internal/config"
 	"github.com/hellod/hellod/internal/forkchild"
+	"github.com/hellod/hellod/internal/sandbox"
 )
 
 // hellodArgs returns args for a daemon started with env. When the fork
@@ -16,7 +17,7 @@ import (
 // children instead of the default fork ones; without a keep-alive timeout
 // in args or env, it closes after every response.
 func hellodArgs(env []string, args ...string) []string {
-	return perSourceOff(env, keepAliveOff(env, childArgs(env, args...)))
+	return sandboxArgs(env, perSourceOff(env, keepAliveOff(env, childArgs(env, args...))))
 }
 
 // perSourceOff turns --max-per-source off (0) unless args or env set it:
@@ -28,6 +29,17 @@ func perSourceOff(env, args []string) []string {
 		return args
 	}
 	return append([]string{"--max-per-source=0"}, args...)
+}
+
+// sandboxArgs adds --sandbox=none to args where this kernel cannot
+// sandbox children (qemu-user, which .ci/arm64.sh runs the tests under,
+// has no seccomp for its guest), unless args or env choose: the daemon
+// would refuse to start. The sandbox's own tests skip there instead.
+func sandboxArgs(env, args []string) []string {
+	if setting(env, args, "sandbox") || sandbox.Supported() == nil {
+		return args
+	}
+	return append([]string{"--sandbox=none"}, args...)
 }
 
 // keepAliveOff makes the daemon close after every response

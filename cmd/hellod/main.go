@@ -26,6 +26,7 @@ import (
 	"github.com/hellod/hellod/internal/notify"
 	"github.com/hellod/hellod/internal/reaper"
 	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/sandbox"
 	"github.com/hellod/hellod/internal/scoreboard"
 	"github.com/hellod/hellod/internal/server"
 	"golang.org/x/sys/unix"
@@ -134,12 +135,21 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer board.Close()
+	// The children's sandbox: refuse to start without it rather than
+	// serve unconfined (qemu-user, say, has no seccomp for its guest).
+	sandboxed := cfg.Sandbox == "seccomp"
+	if sandboxed {
+		if err := sandbox.Supported(); err != nil {
+			return fmt.Errorf("sandbox: %w; start with --sandbox=none (HELLOD_SANDBOX=none) to serve without one", err)
+		}
+	}
 	strategy, err := newStrategy(cfg.Child, respond.Settings{
 		Message:           cfg.Message,
 		HeaderTimeout:     cfg.HeaderTimeout,
 		ChildTimeout:      cfg.ChildTimeout,
 		KeepAliveTimeout:  cfg.KeepAliveTimeout,
 		KeepAliveRequests: cfg.KeepAliveRequests,
+		Sandbox:           sandboxed,
 	}, board)
 	if err != nil {
 		return err
@@ -187,9 +197,9 @@ func serve(cfg config.Config, log *slog.Logger) error {
 	if cfg.MaxPerSource > 0 {
 		perSource = fmt.Sprintf("%d per source (/%d, IPv6 /%d)", cfg.MaxPerSource, cfg.PerSourceNetBlock.V4, cfg.PerSourceNetBlock.V6)
 	}
-	log.Info(fmt.Sprintf("hellod %s %s, listening on %s, %s children, at most %d at once, %s",
-		Version(), mode, strings.Join(names, ", "), strategy.Name(), cfg.MaxChildren, perSource),
-		"MODE", mode, "LISTEN", strings.Join(names, " "), "CHILD_STRATEGY", strategy.Name())
+	log.Info(fmt.Sprintf("hellod %s %s, listening on %s, %s children (sandbox: %s), at most %d at once, %s",
+		Version(), mode, strings.Join(names, ", "), strategy.Name(), cfg.Sandbox, cfg.MaxChildren, perSource),
+		"MODE", mode, "LISTEN", strings.Join(names, " "), "CHILD_STRATEGY", strategy.Name(), "SANDBOX", cfg.Sandbox)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

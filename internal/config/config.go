@@ -66,11 +66,16 @@ type Config struct {
 	Message           string
 	LogLevel          slog.Level
 	Child             string // child strategy: "exec" or "fork"
+	Sandbox           string // the children's sandbox: "seccomp" or "none"
 	Version           bool   // print the version and exit
 }
 
 // Strategies lists the accepted values of --child; the first is the default.
 var Strategies = []string{"fork", "exec"}
+
+// Sandboxes lists the accepted values of --sandbox; the first is the
+// default.
+var Sandboxes = []string{"seccomp", "none"}
 
 // ErrHelp is returned by Parse when --help was asked for.
 var ErrHelp = flag.ErrHelp
@@ -108,6 +113,7 @@ func NewFlagSet(c *Config) *flag.FlagSet {
 	add("message", strconv.Quote(c.Message), "body of the 200 response", messageSetter(&c.Message))
 	add("log-level", levelName(c.LogLevel), "debug, info (one line per connection), warn or error", levelSetter(&c.LogLevel))
 	add("child", c.Child, "how a child is made: "+strings.Join(Strategies, " or "), choiceSetter(&c.Child, Strategies))
+	add("sandbox", c.Sandbox, "each child's system calls: seccomp (an allowlist; any other call kills the child) or none", choiceSetter(&c.Sandbox, Sandboxes))
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	return fs
 }
@@ -238,6 +244,7 @@ func Default() Config {
 		Message:           DefaultMessage,
 		LogLevel:          slog.LevelInfo,
 		Child:             Strategies[0],
+		Sandbox:           Sandboxes[0],
 	}
 }
 

@@ -46,6 +46,7 @@ const (
 	envChildTimeout  = "HELLOD_CHILD_TIMEOUT"
 	envKeepAlive     = "HELLOD_KEEPALIVE_TIMEOUT"
 	envKeepAliveReqs = "HELLOD_KEEPALIVE_REQUESTS"
+	envSandbox       = "HELLOD_SANDBOX"
 )
 
 // Exec starts each child as a fresh copy of the running binary
@@ -151,6 +152,7 @@ func Env(environ []string, s respond.Settings) []string {
 		envChildTimeout+"="+s.ChildTimeout.String(),
 		envKeepAlive+"="+s.KeepAliveTimeout.String(),
 		envKeepAliveReqs+"="+strconv.Itoa(s.KeepAliveRequests),
+		envSandbox+"="+sandboxName(s.Sandbox),
 		"GOMAXPROCS=1",
 		"GODEBUG="+godebug)
 }
@@ -186,12 +188,27 @@ func settingsFromEnv(lookup func(string) (string, bool)) (respond.Settings, erro
 		return s, fmt.Errorf("%s=%q: want an integer, zero or more", envKeepAliveReqs, v)
 	}
 	s.KeepAliveRequests = n
+	switch v, _ = lookup(envSandbox); v {
+	case sandboxName(true), sandboxName(false):
+		s.Sandbox = v == sandboxName(true)
+	default:
+		return s, fmt.Errorf("%s=%q: want %q or %q", envSandbox, v, sandboxName(true), sandboxName(false))
+	}
 	return s, nil
+}
+
+// sandboxName is --sandbox's value for on and off.
+func sandboxName(on bool) string {
+	if on {
+		return "seccomp"
+	}
+	return "none"
 }
 
 // ServeFunc serves the connection fd with settings s, recording its state
 // in slot, its deadlines counted from start (CLOCK_MONOTONIC nanoseconds,
-// respond.Now), and returns the outcome: forkchild.ServeOnThread, the fork
+// respond.Now), and returns the outcome (with an error: response.Unsandboxed
+// when it could not install its sandbox, else any): forkchild.ServeOnThread, the fork
 // child's code on a thread of its own. (A parameter of Main rather than an
 // import, so that forkchild's tests can run exec children.)
 type ServeFunc func(fd int, s respond.Settings, slot *scoreboard.Slot, start int64) (response.Outcome, error)
@@ -231,7 +248,10 @@ func Main(serve ServeFunc) {
 	}
 	o, err := serve(respond.ConnFD, s, board.Slot(slot), start)
 	if err != nil {
-		fail(response.Failed, err)
+		if o != response.Unsandboxed {
+			o = response.Failed
+		}
+		fail(o, err)
 	}
 	os.Exit(int(o))
 }

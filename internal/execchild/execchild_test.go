@@ -16,7 +16,7 @@ func TestEnvStripsSystemdVariables(t *testing.T) {
 	got := Env(in, respond.Settings{Message: "hi", HeaderTimeout: time.Second, ChildTimeout: 2 * time.Second,
 		KeepAliveTimeout: 0, KeepAliveRequests: 9})
 	want := []string{"PATH=/bin", "JOURNAL_STREAM=1:2", "HELLOD_MESSAGE=hi", "HELLOD_HEADER_TIMEOUT=1s",
-		"HELLOD_CHILD_TIMEOUT=2s", "HELLOD_KEEPALIVE_TIMEOUT=0s", "HELLOD_KEEPALIVE_REQUESTS=9", "GOMAXPROCS=1",
+		"HELLOD_CHILD_TIMEOUT=2s", "HELLOD_KEEPALIVE_TIMEOUT=0s", "HELLOD_KEEPALIVE_REQUESTS=9", "HELLOD_SANDBOX=none", "GOMAXPROCS=1",
 		"GODEBUG=inittrace=1,containermaxprocs=0"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("want %q, got %q", want, got)
@@ -25,7 +25,7 @@ func TestEnvStripsSystemdVariables(t *testing.T) {
 
 func TestSettingsFromEnv(t *testing.T) {
 	ok := map[string]string{"HELLOD_MESSAGE": "m", "HELLOD_HEADER_TIMEOUT": "1s", "HELLOD_CHILD_TIMEOUT": "2s",
-		"HELLOD_KEEPALIVE_TIMEOUT": "3s", "HELLOD_KEEPALIVE_REQUESTS": "4"}
+		"HELLOD_KEEPALIVE_TIMEOUT": "3s", "HELLOD_KEEPALIVE_REQUESTS": "4", "HELLOD_SANDBOX": "seccomp"}
 	with := func(k, v string) map[string]string {
 		m := maps.Clone(ok)
 		if v == "" {
@@ -48,6 +48,8 @@ func TestSettingsFromEnv(t *testing.T) {
 		{with("HELLOD_HEADER_TIMEOUT", "x"), `HELLOD_HEADER_TIMEOUT="x"`},
 		{with("HELLOD_CHILD_TIMEOUT", ""), `HELLOD_CHILD_TIMEOUT=""`},
 		{with("HELLOD_CHILD_TIMEOUT", "-2s"), `HELLOD_CHILD_TIMEOUT="-2s"`},
+		{with("HELLOD_SANDBOX", ""), `HELLOD_SANDBOX="": want "seccomp" or "none"`},
+		{with("HELLOD_SANDBOX", "yes"), `HELLOD_SANDBOX="yes"`},
 	} {
 		lookup := func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }
 		s, err := settingsFromEnv(lookup)
@@ -55,8 +57,8 @@ func TestSettingsFromEnv(t *testing.T) {
 		case c.wantErr == "" && err != nil:
 			t.Errorf("#%d: want no error, got %v", i, err)
 		case c.wantErr == "" && (s.Message != "m" || s.HeaderTimeout != time.Second || s.ChildTimeout != 2*time.Second ||
-			s.KeepAliveTimeout != 3*time.Second || s.KeepAliveRequests != 4):
-			t.Errorf("#%d: want m 1s 2s 3s 4, got %+v", i, s)
+			s.KeepAliveTimeout != 3*time.Second || s.KeepAliveRequests != 4 || !s.Sandbox):
+			t.Errorf("#%d: want m 1s 2s 3s 4 sandboxed, got %+v", i, s)
 		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
 			t.Errorf("#%d: want error containing %q, got %v", i, c.wantErr, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/hellod/hellod/internal/reaper"
 	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/response"
+	"github.com/hellod/hellod/internal/sandbox"
 	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
@@ -278,11 +279,14 @@ func requireFork(t testing.TB) {
 
 // testSettings close after every response (KeepAliveTimeout 0), as the
 // tests that read a response to its end want; keepAliveSettings do not.
+// Both sandbox their children where the kernel can (sandboxed), as
+// hellod does by default.
 var (
+	sandboxed    = sandbox.Supported() == nil
 	testSettings = respond.Settings{Message: "Hello, World!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second,
-		KeepAliveRequests: 1}
+		KeepAliveRequests: 1, Sandbox: sandboxed}
 	keepAliveSettings = respond.Settings{Message: "Hello, World!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second,
-		KeepAliveTimeout: 2 * time.Second, KeepAliveRequests: 100}
+		KeepAliveTimeout: 2 * time.Second, KeepAliveRequests: 100, Sandbox: sandboxed}
 )
 
 func trunc(s string) string {

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/sandbox"
 	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
@@ -43,9 +44,33 @@ type header struct {
 	// (refresh), and a child that outlives the second rewrites the Dates
 	// of its own copy in place (respond.Table.SetDate).
 	resp respond.Table
+	// filter is the seccomp program the parent built once
+	// (internal/sandbox), and fprog the struct sock_fprog that points at
+	// it (len 0: no sandbox): the child hands fprog to prctl, so both
+	// live here, in memory the child keeps.
+	filter [maxFilter]unix.SockFilter
+	fprog  sockFprog
 	// probe is the slot of Probe's canary (its own: the board's are the
 	// server's), private to the child like the rest of mem.
 	probe scoreboard.Slot
+}
+
+// sockFprog is struct sock_fprog (linux/filter.h) with the filter's
+// address as a number: no Go pointer in mem.
+type sockFprog struct {
+	len    uint16
+	_      [6]byte
+	filter uintptr
+}
+
+// setFilter copies p into m, for the children to install.
+func (m *mem) setFilter(p sandbox.Program) error {
+	if len(p) == 0 || len(p) > len(m.filter) {
+		return fmt.Errorf("fork child memory: want a seccomp program of 1 to %d instructions, got %d", len(m.filter), len(p))
+	}
+	copy(m.filter[:], p)
+	m.fprog = sockFprog{len: uint16(len(p)), filter: uintptr(unsafe.Pointer(&m.filter[0]))}
+	return nil
 }
 
 // standinG stands in for the runtime's g in a fork child, which has none:
@@ -78,6 +103,9 @@ const (
 	// childName is what ps and systemctl status show as a fork child's
 	// name (/proc/PID/comm, at most 15 bytes).
 	childName = "hellod-child"
+	// maxFilter bounds the fork child's seccomp program (sandbox.Fork's
+	// is about 20 instructions), which lives in the header's page.
+	maxFilter = 32
 )
 
 // newMem maps a mem with room for respBytes of responses and prepares its

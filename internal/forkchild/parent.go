@@ -12,6 +12,7 @@ import (
 
 	"github.com/hellod/hellod/internal/http1"
 	"github.com/hellod/hellod/internal/respond"
+	"github.com/hellod/hellod/internal/sandbox"
 	"github.com/hellod/hellod/internal/scoreboard"
 	"golang.org/x/sys/unix"
 )
@@ -82,6 +83,16 @@ func newFork(s respond.Settings, board *scoreboard.Board) (*Fork, error) {
 		return nil, err
 	}
 	f.m, f.mem = m, b
+	if s.Sandbox {
+		p, err := sandbox.Build(sandbox.Fork)
+		if err == nil {
+			err = m.setFilter(p)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("fork strategy: sandbox: %w", err)
+		}
+	}
 	if !m.setResponses(b, &resp) {
 		f.Close()
 		return nil, fmt.Errorf("fork child memory: %d bytes of responses do not fit", size)

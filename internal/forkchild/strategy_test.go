@@ -59,7 +59,7 @@ var strategyCases = []struct {
 // headers (but Date) and body, and exit code must be the same.
 func TestStrategiesAgree(t *testing.T) {
 	h := newHarness(t)
-	base := respond.Settings{Message: "Hello, both!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second}
+	base := respond.Settings{Message: "Hello, both!\n", HeaderTimeout: 2 * time.Second, ChildTimeout: 5 * time.Second, Sandbox: sandboxed}
 	slow := base
 	slow.HeaderTimeout = 300 * time.Millisecond
 	// An exec child gets its message through the environment (at most

@@ -12,6 +12,7 @@ import (
 	"github.com/hellod/hellod/internal/http1"
 	"github.com/hellod/hellod/internal/respond"
 	"github.com/hellod/hellod/internal/response"
+	"github.com/hellod/hellod/internal/sandbox"
 	"github.com/hellod/hellod/internal/scoreboard"
 )
 
@@ -29,13 +30,15 @@ import (
 // CLONE_VM|CLONE_THREAD onto mem's stack with the stand-in g, every
 // signal blocked, under the CONTRACT in doc.go) serves, posts the outcome
 // in mem, wakes the caller and exits. The caller exits the process after:
-// the mapping is not unmapped. Where this architecture has no clone entry
+// the mapping is not unmapped. With s.Sandbox it installs internal/sandbox's
+// filter on every thread first, and fails with response.Unsandboxed if it
+// cannot. Where this architecture has no clone entry
 // (clone_other.go) it serves from the calling goroutine.
 func ServeOnThread(fd int, s respond.Settings, slot *scoreboard.Slot, start int64) (response.Outcome, error) {
 	var t respond.Table
 	size := t.Build(s.Message, time.Now())
 	l := s.Limits(http1.StrictColons())
-	if archSupported() != nil {
+	if archSupported() != nil { // nor a sandbox: sandbox.Supported refuses these architectures too
 		return respond.Serve(fd, &t, new(respond.Buffer), slot, &l, start), nil
 	}
 	m, b, err := newMem(l, size)
@@ -47,6 +50,20 @@ func ServeOnThread(fd int, s respond.Settings, slot *scoreboard.Slot, start int6
 	}
 	a := call{conn: fd, start: start, slot: slot, m: m}
 	runtime.LockOSThread() // runtime_BeforeFork's thread: never unlocked, the process exits after
+	if s.Sandbox {
+		// Every thread, this one and the runtime's (TSYNC); the
+		// responder thread inherits the filter at its clone.
+		p, err := sandbox.Build(sandbox.Exec)
+		if err == nil {
+			err = sandbox.Install(p)
+		}
+		if err != nil {
+			return response.Unsandboxed, err
+		}
+		if forbiddenCallTest { // a test build's hook (selftest_*.go): the filter must kill this
+			syscall.Open("/", syscall.O_RDONLY, 0)
+		}
+	}
 	if _, errno := startThread(&a); errno != 0 {
 		return 0, fmt.Errorf("responder thread: %w", os.NewSyscallError("clone", errno))
 	}

@@ -45,7 +45,7 @@ func switches(t *testing.T, pid int) (n int64, threads int) {
 func TestExecChildSleepsWhileItWaits(t *testing.T) {
 	requireFork(t) // ServeOnThread needs the clone entry the fork child has
 	h := newHarness(t)
-	st := newStrategy(t, "exec", respond.Settings{Message: "Hello, World!\n", HeaderTimeout: 30 * time.Second, ChildTimeout: 60 * time.Second})
+	st := newStrategy(t, "exec", respond.Settings{Message: "Hello, World!\n", HeaderTimeout: 30 * time.Second, ChildTimeout: 60 * time.Second, Sandbox: sandboxed})
 	client, fd := dialAccept(t, h.lfd, h.addr, nil)
 	defer client.Close()
 	pid, code := h.start(st, fd)

@@ -51,7 +51,7 @@ func TestForkTorture(t *testing.T) {
 	// Deadlines far beyond a response's time: the test is about
 	// correctness, and under qemu-user on a loaded machine a child has
 	// started reading more than 5 s after its fork.
-	s := respond.Settings{Message: "torture\n", HeaderTimeout: 20 * time.Second, ChildTimeout: 40 * time.Second}
+	s := respond.Settings{Message: "torture\n", HeaderTimeout: 20 * time.Second, ChildTimeout: 40 * time.Second, Sandbox: sandboxed}
 	const slots = 64
 	f, err := NewFork(s, testBoard(t, slots))
 	if err != nil {

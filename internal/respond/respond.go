@@ -49,6 +49,10 @@ type Settings struct {
 	// one says Connection: close.
 	KeepAliveTimeout  time.Duration
 	KeepAliveRequests int
+
+	// Sandbox: the child installs internal/sandbox's seccomp filter (and
+	// no_new_privs) before it reads its connection.
+	Sandbox bool
 }
 
 // WriteTimeout bounds the writing of one response, which may begin just

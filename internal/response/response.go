@@ -23,6 +23,7 @@ const (
 	OKGet               Outcome = 0  // 200 to GET (the body is sent)
 	Failed              Outcome = 1  // the child could not serve (see its stderr)
 	Usage               Outcome = 2  // the child was started wrongly
+	Unsandboxed         Outcome = 3  // the child could not install its seccomp filter: it served nothing
 	OKHead              Outcome = 10 // 200 to HEAD (headers only)
 	BadRequest          Outcome = 11 // 400: malformed request line or header
 	MethodNotAllowed    Outcome = 12 // 405: a method other than GET and HEAD
@@ -46,7 +47,7 @@ func FromExitCode(code int) (Outcome, bool) {
 		return 0, false
 	}
 	switch o {
-	case OKGet, Failed, Usage, OKHead, BadRequest, MethodNotAllowed, RequestTimeout,
+	case OKGet, Failed, Usage, Unsandboxed, OKHead, BadRequest, MethodNotAllowed, RequestTimeout,
 		URITooLong, HeaderTooLarge, VersionNotSupported, NotImplemented, ClientGone, WriteFailed:
 		return o, true
 	}
@@ -94,6 +95,8 @@ func (o Outcome) String() string {
 		return "child failed"
 	case Usage:
 		return "child started wrongly"
+	case Unsandboxed:
+		return "child could not install its sandbox (seccomp), served nothing"
 	case ClientGone:
 		return "client closed before a complete request"
 	case WriteFailed:

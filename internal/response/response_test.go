@@ -61,7 +61,7 @@ func TestAppendParsesAsHTTP(t *testing.T) {
 }
 
 func TestAppendNothingForSilentOutcomes(t *testing.T) {
-	for _, o := range []Outcome{Failed, Usage, ClientGone, WriteFailed} {
+	for _, o := range []Outcome{Failed, Usage, Unsandboxed, ClientGone, WriteFailed} {
 		if got := Append(nil, o, "x", time.Now()); len(got) != 0 {
 			t.Errorf("%v: want no bytes, got %q", o, got)
 		}

@@ -35,7 +35,7 @@ func (s *Server) logExit(c *child, e reaper.Exit, v *scoreboard.Snapshot) {
 	o, known := response.FromExitCode(code)
 	signaled := e.Status.Signaled()
 	served := v.Requests > 0
-	failed := !signaled && (!known || o == response.Failed || o == response.Usage)
+	failed := !signaled && (!known || o == response.Failed || o == response.Usage || o == response.Unsandboxed)
 	level := slog.LevelInfo
 	switch {
 	case signaled && !c.claimed.Load(): // a claimed idle child lost nothing
@@ -85,7 +85,7 @@ func (s *Server) logExit(c *child, e reaper.Exit, v *scoreboard.Snapshot) {
 		m = appendDuration(append(m, " in "...), dur)
 		switch {
 		case signaled:
-			m = append(append(append(m, ", then killed by signal "...), unix.SignalName(e.Status.Signal())...), by...)
+			m = append(append(append(append(m, ", then killed by signal "...), unix.SignalName(e.Status.Signal())...), sigNote(e.Status.Signal())...), by...)
 		case known && o == response.WriteFailed:
 			m = append(m, ", then a response could not be written"...)
 		case failed:
@@ -98,8 +98,10 @@ func (s *Server) logExit(c *child, e reaper.Exit, v *scoreboard.Snapshot) {
 		attrs[n+2] = slog.Int("HTTP_STATUS", response.Outcome(v.Last).Status())
 		n += 3
 	case signaled:
-		msg = fmt.Sprintf("child %d for %s killed by signal %s%s after %s ms (exit status %d)", c.pid, remote,
-			unix.SignalName(e.Status.Signal()), by, ms, code)
+		msg = fmt.Sprintf("child %d for %s killed by signal %s%s%s after %s ms (exit status %d)", c.pid, remote,
+			unix.SignalName(e.Status.Signal()), sigNote(e.Status.Signal()), by, ms, code)
+	case known && o == response.Unsandboxed:
+		msg = fmt.Sprintf("child %d for %s could not install its sandbox (seccomp) and served nothing, after %s ms", c.pid, remote, ms)
 	case known && (o == response.ClientGone || o == response.WriteFailed):
 		msg = fmt.Sprintf("child %d for %s: %s, after %s ms", c.pid, remote, o, ms)
 	case known && o == response.Usage && v.State == scoreboard.Starting:
@@ -110,6 +112,16 @@ func (s *Server) logExit(c *child, e reaper.Exit, v *scoreboard.Snapshot) {
 		msg = fmt.Sprintf("child %d for %s failed with exit status %d after %s ms (see its message above)", c.pid, remote, code, ms)
 	}
 	s.log.LogAttrs(context.Background(), level, msg, attrs[:n]...)
+}
+
+// sigNote explains a signal that has one meaning for a child: SIGSYS is
+// its seccomp filter's kill (internal/sandbox), a system call outside the
+// allowlist.
+func sigNote(sig unix.Signal) string {
+	if sig == unix.SIGSYS {
+		return " (seccomp: forbidden system call)"
+	}
+	return ""
 }
 
 // statusCount is how many responses had one HTTP status.
