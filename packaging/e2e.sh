@@ -19,6 +19,9 @@
 #      (6b. the other --child strategy: children served, no failure)
 #      (6c. journald at full rate, wrk: an entry per connection, none lost;
 #       packaging/e2e-journal.sh)
+#      (6d. TasksMax= and MemoryMax= drop-ins: --max-children capped, every
+#       client served, children OOM-killed, the parent never;
+#       packaging/e2e-limits.sh)
 #   7. HELLOD_IDLE_EXIT in /etc/default/hellod: stops when idle, restarts
 #   8. apt remove: port closed, units gone; apt purge: no file left behind
 #      (8b. policy-rc.d and an earlier "systemctl disable" are respected)
@@ -198,6 +201,8 @@ fi
 # ---------------------------------------------------------------- 6c
 # shellcheck source-path=SCRIPTDIR source=e2e-journal.sh
 . "$here/e2e-journal.sh" && journal_full_rate
+# shellcheck source-path=SCRIPTDIR source=e2e-limits.sh
+. "$here/e2e-limits.sh" && limits_faults # 6d. TasksMax=, MemoryMax=
 
 # ---------------------------------------------------------------- 7
 step "7. HELLOD_IDLE_EXIT=2s from /etc/default/hellod"
