@@ -45,10 +45,17 @@ installed() { inbox dpkg-query -W -f '${Version}' hellod 2>/dev/null; }
 # ---------------------------------------------------------------- 10a
 step "10a. signed repository served on the container's loopback (HTTP)"
 mkdir -p "$run/www"
-# Port 0: the server picks a free one and says which.
-innet python3 -u -m http.server --bind 127.0.0.1 --directory "$run/www" 0 >"$run/http.log" 2>&1 &
+# Port 0: the server picks a free one and says which. nsenter itself, not
+# the innet function: nsenter execs the server in place, so $! is the
+# server's PID (a backgrounded function is a subshell, whose kill left the
+# server running).
+# shellcheck disable=SC2154 # pid1: set by e2e-lib.sh
+nsenter -t "$pid1" --net python3 -u -m http.server --bind 127.0.0.1 --directory "$run/www" 0 >"$run/http.log" 2>&1 &
 server_pids+=($!)
 poll 20 "the repository's HTTP server to listen" http_up
+# The PID held is the server's own (the one kill stops), not a wrapper's.
+grep -qF http.server "/proc/${server_pids[-1]}/cmdline" ||
+	fail "PID ${server_pids[-1]}, held for the repository's server, is not the server"
 repo_url=http://127.0.0.1:$(http_port)/hellod
 repo_pkgs=("$deb")
 [ -z "$rpm_pkg" ] || repo_pkgs+=("$rpm_pkg")
