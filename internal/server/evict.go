@@ -113,11 +113,9 @@ func (ev *evictor) episode(ctx context.Context) bool {
 		// Reap first: a child that has exited but was not reaped yet
 		// (the parent was stopped, or busy) would count as running. Its
 		// exit frees its slot, and may well end the episode.
-		if r, ok := s.o.Reaper.(interface{ Reap() }); ok {
-			r.Reap()
-			if !s.atCap.Load() {
-				break
-			}
+		s.o.Reaper.Reap()
+		if !s.atCap.Load() {
+			break
 		}
 		if ev.after > 0 && n > ev.max && 2*(ev.stale()+ev.recentEvictions()) >= ev.max {
 			if dropped == 0 {

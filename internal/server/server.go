@@ -37,10 +37,13 @@ type Starter interface {
 }
 
 // Reaper reports child exits and signals children that were not reaped yet
-// (*reaper.Reaper).
+// (*reaper.Reaper). Reap reaps, at once, every child that has exited, as
+// SIGCHLD's handling would a moment later (the evictor, before it judges
+// children by their state).
 type Reaper interface {
 	Watch(pid int, onExit func(reaper.Exit))
 	Signal(pid int, sig unix.Signal) error
+	Reap()
 }
 
 // Notifier tells the service manager about the server's state
